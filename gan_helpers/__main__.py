@@ -1,0 +1,97 @@
+"""Command line: ``python -m gan_helpers train {mlp,dcgan,wgan-gp} [options]``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import matplotlib
+
+from gan_helpers.config import DEVICES, TrainConfig
+from gan_helpers.models import MODEL_KINDS
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m gan_helpers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser(
+        "train",
+        help="train a GAN on Fashion-MNIST",
+        description="Train a GAN; writes sample grids, loss curves, history.json and "
+        "checkpoint.pt under OUTPUT_DIR/RUN_NAME/. Unset options take the model's defaults.",
+    )
+    train.add_argument("model", choices=MODEL_KINDS, help="which GAN to train")
+    train.add_argument("--epochs", type=int, help="passes over the training set")
+    train.add_argument("--batch-size", type=int, help="images per batch (default 128)")
+    train.add_argument("--lr", type=float, help="learning rate of both networks")
+    train.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr)")
+    train.add_argument("--lr-d", type=float, help="discriminator/critic learning rate")
+    train.add_argument("--betas", type=float, nargs=2, help="Adam betas, e.g. 0.5 0.999")
+    train.add_argument("--latent-dim", type=int, help="size of the noise vector z (default 100)")
+    train.add_argument("--n-critic", type=int, help="WGAN-GP: critic steps per generator step")
+    train.add_argument("--gp-weight", type=float, help="WGAN-GP: gradient-penalty weight lambda")
+    train.add_argument("--seed", type=int, help="fixes weights, noise and data order (default 0)")
+    train.add_argument("--device", choices=DEVICES, help="where to train (default auto)")
+    train.add_argument("--subset", type=float, help="share of the training set, in (0, 1]")
+    train.add_argument("--data-root", help="where Fashion-MNIST is kept (default: the repository's data/)")
+    train.add_argument("--output-dir", help="parent folder of the run (default: generated_samples/)")
+    train.add_argument("--run-name", help="folder name of the run (default: the model name)")
+    train.add_argument("--log-every", type=int, help="batches between history entries")
+    train.add_argument("--resume", metavar="PATH", help="continue from a checkpoint.pt")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    """The config fields the user set on the command line."""
+    names = {
+        "epochs": "num_epochs", "batch_size": "batch_size", "lr_g": "lr_g", "lr_d": "lr_d",
+        "betas": "betas", "latent_dim": "latent_dim", "n_critic": "n_critic",
+        "gp_weight": "gp_weight", "seed": "seed", "device": "device", "subset": "subset",
+        "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
+        "log_every": "log_every",
+    }  # fmt: skip
+    values = {field: getattr(args, arg) for arg, field in names.items()}
+    if args.lr is not None:
+        values["lr_g"] = values["lr_g"] or args.lr
+        values["lr_d"] = values["lr_d"] or args.lr
+    return {field: value for field, value in values.items() if value is not None}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from gan_helpers.checkpoints import load_run
+    from gan_helpers.reports import write_report
+    from gan_helpers.runs import new_run
+    from gan_helpers.training import TrainingDivergedError, train
+
+    overrides = config_from_args(args)
+    if args.resume:
+        run = load_run(args.resume, **overrides)
+        if run.config.model != args.model:
+            raise ValueError(f"{args.resume} is a {run.config.model!r} run, not {args.model!r}")
+    else:
+        run = new_run(TrainConfig.for_model(args.model, **overrides))
+    print(f"Training {run.config.model} on {run.device} -> {run.run_dir}/", flush=True)
+    try:
+        train(run, progress=not args.quiet)
+    except TrainingDivergedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        write_report(run)
+    print(f"Done: epoch {run.epoch}/{run.config.num_epochs}. Files in {run.run_dir}/")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    matplotlib.use("Agg")
+    args = build_parser().parse_args(argv)
+    try:
+        return run_train(args)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""GAN objectives: non-saturating cross-entropy, Wasserstein losses and the gradient penalty."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+
+def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))), averaged: label real images 1 and fakes 0."""
+    loss_real = F.binary_cross_entropy_with_logits(logits_real, torch.ones_like(logits_real))
+    loss_fake = F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+    return loss_real + loss_fake
+
+
+def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    """Non-saturating -log D(G(z)): strong gradients even when D easily spots the fakes."""
+    return F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))
+
+
+def critic_loss(scores_real: torch.Tensor, scores_fake: torch.Tensor) -> torch.Tensor:
+    """E[C(G(z))] - E[C(x)]: minimising it widens the critic's real-fake gap."""
+    return scores_fake.mean() - scores_real.mean()
+
+
+def wasserstein_generator_loss(scores_fake: torch.Tensor) -> torch.Tensor:
+    """-E[C(G(z))]: the generator raises the critic's score of its images."""
+    return -scores_fake.mean()
+
+
+def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """E[(||grad C(x_hat)||_2 - 1)^2] on random points x_hat between real and fake images.
+
+    One interpolation weight per image, uniform on [0, 1]; the norm is taken per image over
+    all its pixels. ``create_graph=True`` lets the penalty itself be differentiated.
+    """
+    if real.shape != fake.shape:
+        raise ValueError(f"real {tuple(real.shape)} and fake {tuple(fake.shape)} differ in shape")
+    alpha = torch.rand(real.size(0), *([1] * (real.dim() - 1)), device=real.device)
+    mixed = (alpha * real + (1 - alpha) * fake.detach()).requires_grad_(True)
+    scores = critic(mixed)
+    (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grad.flatten(start_dim=1).norm(2, dim=1)
+    return ((norms - 1) ** 2).mean()

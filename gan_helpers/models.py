@@ -1,0 +1,154 @@
+"""The three GANs of the course: MLP GAN (02), DCGAN (03) and WGAN-GP (04).
+
+Every discriminator and critic returns one raw score per image (a logit for the GANs,
+an unbounded value for the critic); losses apply the sigmoid themselves, which is
+numerically safer than a Sigmoid layer followed by BCELoss.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+IMAGE_SHAPE = (1, 28, 28)
+MODEL_KINDS = ("mlp", "dcgan", "wgan-gp")
+
+
+class MLPGenerator(nn.Module):
+    """Noise -> four fully connected layers -> 784 pixels in [-1, 1]."""
+
+    def __init__(self, latent_dim: int = 100) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.net = nn.Sequential(
+            nn.Linear(latent_dim, 256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, 512, bias=False),
+            nn.BatchNorm1d(512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, 1024, bias=False),
+            nn.BatchNorm1d(1024),
+            nn.LeakyReLU(0.2),
+            nn.Linear(1024, 28 * 28),
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z).view(-1, *IMAGE_SHAPE)
+
+
+class MLPDiscriminator(nn.Module):
+    """Flattened image -> three fully connected layers -> one logit."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(28 * 28, 512),
+            nn.LeakyReLU(0.2),
+            nn.Linear(512, 256),
+            nn.LeakyReLU(0.2),
+            nn.Linear(256, 1),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).flatten()
+
+
+class DCGANGenerator(nn.Module):
+    """Noise -> linear projection to 128x7x7 -> two transposed convolutions -> 1x28x28."""
+
+    def __init__(self, latent_dim: int = 100, width: int = 64) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
+            nn.BatchNorm1d(2 * width * 7 * 7),
+            nn.ReLU(),
+            nn.Unflatten(1, (2 * width, 7, 7)),
+        )
+        self.upsample = nn.Sequential(
+            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),  # 14x14
+            nn.BatchNorm2d(width),
+            nn.ReLU(),
+            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),  # 28x28
+            nn.Tanh(),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.project(z))
+
+
+class DCGANDiscriminator(nn.Module):
+    """Strided convolutions with LeakyReLU (and dropout) -> one score per image."""
+
+    def __init__(self, width: int = 64, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Flatten(),
+            nn.Linear(2 * width * 7 * 7, 1),
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).flatten()
+
+
+class Critic(DCGANDiscriminator):
+    """The WGAN-GP critic: the DCGAN discriminator without dropout, and never batch norm.
+
+    Batch norm mixes the images of a batch, so the critic's gradient for one image would
+    depend on the others, and the per-sample gradient penalty would no longer mean anything.
+    """
+
+    def __init__(self, width: int = 64) -> None:
+        super().__init__(width=width, dropout=0.0)
+
+
+def init_weights(module: nn.Module) -> None:
+    """DCGAN-paper initialisation: N(0, 0.02) weights, N(1, 0.02) batch-norm scales."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def build_generator(kind: str, latent_dim: int = 100) -> nn.Module:
+    """The generator for a model kind, initialised."""
+    check_kind(kind)
+    generator = MLPGenerator(latent_dim) if kind == "mlp" else DCGANGenerator(latent_dim)
+    generator.apply(init_weights)
+    return generator
+
+
+def build_discriminator(kind: str) -> nn.Module:
+    """The discriminator (or, for WGAN-GP, the critic) for a model kind, initialised."""
+    check_kind(kind)
+    classes = {"mlp": MLPDiscriminator, "dcgan": DCGANDiscriminator, "wgan-gp": Critic}
+    discriminator = classes[kind]()
+    discriminator.apply(init_weights)
+    return discriminator
+
+
+def check_kind(kind: str) -> None:
+    """Raise a ValueError naming the valid kinds if ``kind`` is not one of them."""
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"model kind {kind!r} is unknown; choose one of {', '.join(MODEL_KINDS)}")
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def predict_proba(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """The discriminator's probability that each image is real: sigmoid of its logit."""
+    return torch.sigmoid(discriminator(images))

@@ -1,0 +1,66 @@
+"""A training run's state: config, models, optimizers, fixed noise, history and position."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from gan_helpers.config import TrainConfig
+from gan_helpers.devices import pick_device
+from gan_helpers.models import build_discriminator, build_generator
+
+SAMPLE_COUNT = 100  # fixed noise vectors: a 10x10 grid watched over the whole run
+
+
+@dataclass
+class Run:
+    """Everything needed to continue training exactly where it stopped."""
+
+    config: TrainConfig
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    fixed_noise: torch.Tensor
+    device: torch.device
+    history: dict[str, list[float]] = field(default_factory=dict)
+    epoch: int = 0  # completed epochs
+    batch: int = 0  # batches done in the current epoch
+    step: int = 0  # batches done in all
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.config.output_dir) / self.config.name
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / "checkpoint.pt"
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.config.num_epochs
+
+    @torch.no_grad()
+    def samples(self) -> torch.Tensor:
+        """The generator's images for the fixed noise, in eval mode (batch norm uses running stats)."""
+        was_training = self.generator.training
+        self.generator.eval()
+        images = self.generator(self.fixed_noise).cpu()
+        self.generator.train(was_training)
+        return images
+
+
+def new_run(config: TrainConfig) -> Run:
+    """Fresh models and optimizers; ``config.seed`` fixes the weights, noise and data order."""
+    device = pick_device(config.device)
+    torch.manual_seed(config.seed)
+    generator = build_generator(config.model, config.latent_dim).to(device)
+    discriminator = build_discriminator(config.model).to(device)
+    noise_rng = torch.Generator().manual_seed(config.seed + 1)
+    fixed_noise = torch.randn(SAMPLE_COUNT, config.latent_dim, generator=noise_rng).to(device)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas)
+    return Run(config, generator, discriminator, opt_g, opt_d, fixed_noise, device)
