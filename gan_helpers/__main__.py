@@ -1,4 +1,8 @@
-"""Command line: ``python -m gan_helpers train {mlp,dcgan,wgan-gp} [options]``."""
+"""Command line for headless and long runs.
+
+python -m gan_helpers train {mlp,dcgan,wgan-gp} [--epochs N --batch-size B --lr LR ...]
+python -m gan_helpers export CHECKPOINT OUTPUT
+"""
 
 from __future__ import annotations
 
@@ -39,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=int, help="batches between history entries")
     train.add_argument("--resume", metavar="PATH", help="continue from a checkpoint.pt")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    export = commands.add_parser(
+        "export", help="keep only the generator of a checkpoint, in fp16 (for shipping)"
+    )
+    export.add_argument("checkpoint", help="a checkpoint.pt written by train")
+    export.add_argument("output", help="where to write, e.g. gan_helpers/weights/dcgan.pt")
     return parser
 
 
@@ -87,6 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "export":
+            from gan_helpers.pretrained import export_generator
+
+            print(f"wrote {export_generator(args.checkpoint, args.output)}")
+            return 0
         return run_train(args)
     except (ValueError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)

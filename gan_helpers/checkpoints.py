@@ -22,6 +22,7 @@ def atomic_save(obj: dict, path: str | Path) -> Path:
     try:
         with os.fdopen(handle, "wb") as file:
             torch.save(obj, file)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; a checkpoint is ordinary data
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -84,13 +84,14 @@ class DCGANDiscriminator(nn.Module):
 
     def __init__(self, width: int = 64, dropout: float = 0.3) -> None:
         super().__init__()
+        drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()  # Identity keeps layer numbers
         self.net = nn.Sequential(
             nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
             nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
+            drop,
             nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
             nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
+            drop,
             nn.Flatten(),
             nn.Linear(2 * width * 7 * 7, 1),
         )

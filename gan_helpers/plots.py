@@ -71,9 +71,10 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], ax
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     steps = history["step"]
+    marker = "." if len(steps) < 30 else None  # a short history is still visible
     for key in keys:
-        ax.plot(steps, history[key], label=key, linewidth=1)
-    ax.set_xlabel("generator step")
+        ax.plot(steps, history[key], label=key, linewidth=1, marker=marker)
+    ax.set_xlabel("batch")
     ax.legend(loc="best")
     ax.grid(alpha=0.3)
     if title:

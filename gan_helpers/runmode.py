@@ -21,3 +21,10 @@ def is_small_run() -> bool:
 def full_or_small(full: T, small: T) -> T:
     """``full`` for a learner's run, ``small`` under the test switch."""
     return small if is_small_run() else full
+
+
+def small_run_overrides() -> dict:
+    """Config fields that shrink a notebook's training run to seconds under the test switch."""
+    if not is_small_run():
+        return {}
+    return {"num_epochs": 1, "subset": 0.02, "log_every": 2}

@@ -17,6 +17,10 @@ from gan_helpers.runs import Run
 from gan_helpers.steps import critic_step, gan_step, wasserstein_generator_step
 
 
+GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake")
+WGAN_METRICS = ("loss_d", "loss_g", "wasserstein", "gp")
+
+
 class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
@@ -100,7 +104,12 @@ def record(run: Run, averager: MetricAverager, per_epoch: int) -> dict[str, floa
             f"The last good checkpoint is kept at {run.checkpoint_path} (if one was written). "
             "Try lower learning rates (lr_g, lr_d) or, for WGAN-GP, a larger gp_weight."
         )
-    for key, value in {"step": run.step, "epoch": run.epoch + run.batch / per_epoch, **means}.items():
+    # Every series gets a value, so all stay aligned with "step"; NaN marks a window without
+    # that update (possible for loss_g of WGAN-GP when log_every < n_critic).
+    keys = WGAN_METRICS if run.config.model == "wgan-gp" else GAN_METRICS
+    entry = {"step": run.step, "epoch": run.epoch + run.batch / per_epoch}
+    entry |= {key: means.get(key, math.nan) for key in keys}
+    for key, value in entry.items():
         run.history.setdefault(key, []).append(value)
     return means
 

@@ -1,0 +1,64 @@
+"""Model shapes, initialisation and the architectural traps of the issue."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from gan_helpers import models
+
+
+@pytest.mark.parametrize("kind", models.MODEL_KINDS)
+def test_generator_and_discriminator_shapes(kind):
+    torch.manual_seed(0)
+    generator = models.build_generator(kind, latent_dim=100)
+    discriminator = models.build_discriminator(kind)
+    images = generator(torch.randn(8, 100))
+    assert images.shape == (8, 1, 28, 28)
+    assert images.min() >= -1 and images.max() <= 1  # Tanh output, same range as scaled data
+    assert discriminator(images).shape == (8,)
+
+
+@pytest.mark.parametrize("kind", models.MODEL_KINDS)
+def test_discriminators_return_unbounded_logits(kind):
+    discriminator = models.build_discriminator(kind)
+    assert not any(isinstance(m, nn.Sigmoid) for m in discriminator.modules())
+    with torch.no_grad():
+        for layer in discriminator.modules():
+            if isinstance(layer, nn.Linear) and layer.out_features == 1:
+                layer.bias.fill_(50.0)  # a logit far outside (0, 1)
+    assert (discriminator(torch.zeros(2, 1, 28, 28)) > 1).all()
+    probabilities = models.predict_proba(discriminator, torch.zeros(2, 1, 28, 28))
+    assert ((probabilities > 0.99) & (probabilities <= 1)).all()
+
+
+def test_critic_has_no_batch_norm_and_no_dropout():
+    critic = models.build_discriminator("wgan-gp")
+    norms = (nn.BatchNorm1d, nn.BatchNorm2d, nn.Dropout)
+    assert not any(isinstance(m, norms) for m in critic.modules())
+
+
+def test_batch_norm_eps_is_never_misused():
+    """BatchNorm1d(n, 0.8) sets eps=0.8, a common copy-paste bug; ours keep the default eps."""
+    for kind in models.MODEL_KINDS:
+        for model in (models.build_generator(kind), models.build_discriminator(kind)):
+            for layer in model.modules():
+                if isinstance(layer, (nn.BatchNorm1d, nn.BatchNorm2d)):
+                    assert layer.eps == 1e-5 and layer.momentum == 0.1
+
+
+def test_dcgan_initialisation():
+    torch.manual_seed(0)
+    generator = models.build_generator("dcgan")
+    convs = [m for m in generator.modules() if isinstance(m, nn.ConvTranspose2d)]
+    weights = torch.cat([c.weight.flatten() for c in convs])
+    assert abs(weights.mean()) < 0.002 and 0.018 < weights.std() < 0.022
+    norms = [m for m in generator.modules() if isinstance(m, nn.BatchNorm2d)]
+    assert all(abs(n.weight.mean() - 1) < 0.01 for n in norms)
+
+
+def test_parameter_counts_and_unknown_kind():
+    assert models.count_parameters(models.MLPDiscriminator()) == 784 * 512 + 512 + 512 * 256 + 256 + 257
+    with pytest.raises(ValueError, match="choose one of mlp, dcgan, wgan-gp"):
+        models.build_generator("vae")

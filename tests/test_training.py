@@ -1,0 +1,165 @@
+"""The training engine: checkpoints, exact resume, NaN stop, interrupt, and the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from gan_helpers import checkpoints
+from gan_helpers.__main__ import main
+from gan_helpers.checkpoints import load_run, read_checkpoint, save_checkpoint
+from gan_helpers.config import TrainConfig
+from gan_helpers.pretrained import export_generator, load_generator
+from gan_helpers.runs import new_run
+from gan_helpers.training import TrainingDivergedError, train
+from tests.conftest import write_fake_dataset
+
+
+@pytest.fixture
+def data_root(tmp_path, small_sizes):
+    write_fake_dataset(tmp_path / "data" / "FashionMNIST" / "raw")
+    return tmp_path / "data"
+
+
+def config(data_root, model="dcgan", **overrides) -> TrainConfig:
+    values = dict(
+        num_epochs=2, batch_size=8, device="cpu", log_every=1, seed=1,
+        data_root=str(data_root), output_dir=str(data_root.parent / "runs"),
+    )  # fmt: skip
+    return TrainConfig.for_model(model, **{**values, **overrides})
+
+
+def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.equal(x, y), name
+
+
+@pytest.mark.parametrize("model", ["mlp", "dcgan", "wgan-gp"])
+def test_training_writes_history_samples_and_checkpoint(data_root, model):
+    run = train(new_run(config(data_root, model)), progress=False)
+    assert (run.epoch, run.batch, run.step) == (2, 0, 6)  # 30 images, batch 8, drop_last
+    keys = {"mlp": "d_real", "dcgan": "d_fake", "wgan-gp": "wasserstein"}
+    assert len(run.history["step"]) == 6 and len(run.history[keys[model]]) == 6
+    assert sorted(p.name for p in run.run_dir.iterdir()) == [
+        "checkpoint.pt", "epoch_001.png", "epoch_002.png",
+    ]  # fmt: skip
+
+
+def test_same_seed_same_result(data_root):
+    first = train(new_run(config(data_root, run_name="a")), progress=False)
+    second = train(new_run(config(data_root, run_name="b")), progress=False)
+    assert_same_weights(first.generator, second.generator)
+    third = train(new_run(config(data_root, run_name="c", seed=2)), progress=False)
+    assert not torch.equal(third.samples(), first.samples())
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp"])
+def test_resume_from_epoch_checkpoint_is_exact(data_root, model):
+    whole = train(new_run(config(data_root, model, num_epochs=3, run_name="whole")), progress=False)
+    part = train(new_run(config(data_root, model, num_epochs=1, run_name="part")), progress=False)
+    resumed = train(load_run(part.checkpoint_path, num_epochs=3), progress=False)
+    assert resumed.step == whole.step
+    assert_same_weights(resumed.generator, whole.generator)
+    assert_same_weights(resumed.discriminator, whole.discriminator)
+    assert json.dumps(resumed.history) == json.dumps(whole.history)  # NaN-aware comparison
+
+
+def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(data_root):
+    whole = train(new_run(config(data_root, "wgan-gp", run_name="whole")), progress=False)
+
+    def interrupt_at_step_4(run):
+        if run.step == 4:
+            os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C or Jupyter's stop button sends
+
+    stopped = train(new_run(config(data_root, "wgan-gp", run_name="cut")), on_log=interrupt_at_step_4)
+    assert (stopped.epoch, stopped.batch, stopped.step) == (1, 1, 4)
+    assert read_checkpoint(stopped.checkpoint_path)["position"] == {"epoch": 1, "batch": 1, "step": 4}
+    resumed = train(load_run(stopped.checkpoint_path), progress=False)
+    assert_same_weights(resumed.generator, whole.generator)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(data_root):
+    run = train(new_run(config(data_root, num_epochs=1)), progress=False)
+    good = read_checkpoint(run.checkpoint_path)
+    run = load_run(run.checkpoint_path, num_epochs=2)
+    with torch.no_grad():
+        next(run.discriminator.parameters()).fill_(float("nan"))
+    with pytest.raises(TrainingDivergedError, match=r"diverged at epoch 2.*loss_d.*lower learning rates"):
+        train(run, progress=False)
+    kept = read_checkpoint(run.checkpoint_path)
+    assert kept["position"] == good["position"]
+    assert all(torch.equal(kept["generator"][k], v) for k, v in good["generator"].items())
+
+
+def test_checkpoint_round_trip_and_wrong_model(data_root, tmp_path):
+    run = new_run(config(data_root, "mlp"))
+    path = save_checkpoint(run, tmp_path / "mlp.pt")
+    loaded = load_run(path)
+    assert_same_weights(loaded.generator, run.generator)
+    assert loaded.config == run.config and torch.equal(loaded.fixed_noise, run.fixed_noise)
+    with pytest.raises(ValueError, match="holds a 'mlp' model, not 'dcgan'"):
+        load_generator(path, kind="dcgan")
+    state = torch.load(path, weights_only=True)
+    state["generator"]["net.0.weight"] = torch.zeros(3, 3)
+    torch.save(state, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="does not fit MLPGenerator"):
+        load_run(tmp_path / "bad.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable PyTorch checkpoint"):
+        load_run(tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError, match="no checkpoint at"):
+        load_run(tmp_path / "missing.pt")
+
+
+def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
+    path = checkpoints.atomic_save({"a": torch.ones(1)}, tmp_path / "c.pt")
+
+    def broken_save(obj, file):
+        file.write(b"half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(torch, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoints.atomic_save({"a": torch.zeros(1)}, path)
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(1))
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_export_generator_is_half_precision_and_loads(data_root, tmp_path):
+    run = train(new_run(config(data_root, num_epochs=1)), progress=False)
+    exported = export_generator(run.checkpoint_path, tmp_path / "g.pt")
+    assert exported.stat().st_size < run.checkpoint_path.stat().st_size / 3
+    generator = load_generator(exported, kind="dcgan")
+    assert not generator.training
+    reference = run.samples()
+    assert torch.allclose(generator(run.fixed_noise), reference, atol=2e-2)
+
+
+def test_command_line_trains_resumes_and_reports(data_root, capsys):
+    out = data_root.parent / "cli"
+    args = ["train", "mlp", "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--quiet",
+            "--data-root", str(data_root), "--output-dir", str(out), "--log-every", "1"]  # fmt: skip
+    assert main(args) == 0
+    files = sorted(p.name for p in (out / "mlp").iterdir())
+    assert files == ["checkpoint.pt", "epoch_001.png", "history.json", "losses.png"]
+    assert main([*args[:3], "2", *args[4:], "--resume", str(out / "mlp" / "checkpoint.pt")]) == 0
+    history = json.loads((out / "mlp" / "history.json").read_text())
+    assert history["step"] == [1, 2, 3, 4, 5, 6]
+    assert main(["train", "mlp", "--lr", "5", "--data-root", str(data_root)]) == 2
+    assert "lr_g = 5.0: must be a number in (0.0, 1.0]" in capsys.readouterr().err
+
+
+def test_history_series_stay_aligned_when_a_window_has_no_generator_step(data_root):
+    run = train(new_run(config(data_root, "wgan-gp", n_critic=5, log_every=1)), progress=False)
+    lengths = {key: len(values) for key, values in run.history.items()}
+    assert set(lengths.values()) == {6}
+    generator_steps = [v == v for v in run.history["loss_g"]]  # NaN != NaN
+    assert generator_steps == [False, False, False, False, True, False]

@@ -1,0 +1,14 @@
+"""Write generated_samples/showcase_<model>.png: 100 samples (noise seed 0) of each shipped generator."""
+
+from __future__ import annotations
+
+from gan_helpers.models import MODEL_KINDS
+from gan_helpers.paths import SAMPLES_DIR
+from gan_helpers.plots import save_grid
+from gan_helpers.pretrained import load_pretrained
+from gan_helpers.sampling import generate
+
+if __name__ == "__main__":
+    for kind in MODEL_KINDS:
+        path = save_grid(generate(load_pretrained(kind), 100, seed=0), SAMPLES_DIR / f"showcase_{kind}.png")
+        print(f"wrote {path}")
