@@ -13,6 +13,7 @@ import matplotlib
 
 from gan_helpers.config import DEVICES, TrainConfig
 from gan_helpers.models import MODEL_KINDS
+from gan_helpers.paths import SAMPLES_DIR
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +49,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     export.add_argument("checkpoint", help="a checkpoint.pt written by train")
     export.add_argument("output", help="where to write, e.g. gan_helpers/weights/dcgan.pt")
+    classify = commands.add_parser(
+        "train-classifier", help="train the Fashion-MNIST classifier behind the quality metrics"
+    )
+    classify.add_argument("--epochs", type=int, default=6, help="passes over the data (default 6)")
+    classify.add_argument("--batch-size", type=int, default=128, help="images per batch (default 128)")
+    classify.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    classify.add_argument("--seed", type=int, default=0, help="fixes weights and data order (default 0)")
+    classify.add_argument("--device", choices=DEVICES, default="auto", help="where to train")
+    classify.add_argument(
+        "--output", default=str(SAMPLES_DIR / "classifier.pt"), help="where to save the weights"
+    )
+    evaluate = commands.add_parser(
+        "evaluate", help="quality metrics of generators, with a real-data row for comparison"
+    )
+    evaluate.add_argument(
+        "paths", nargs="+", metavar="PATH", help="generator files (checkpoint or export) or mlp/dcgan/wgan-gp"
+    )
+    evaluate.add_argument("--samples", type=int, default=10_000, help="samples per row (default 10000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
+    evaluate.add_argument("--inception", action="store_true", help="also Inception FID (needs torchmetrics)")
     return parser
 
 
@@ -96,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "evaluate":
+            from gan_helpers.evaluation import evaluate_paths
+
+            print(evaluate_paths(args.paths, args.samples, args.seed, args.inception))
+            return 0
+        if args.command == "train-classifier":
+            from gan_helpers.classifier import ClassifierConfig, run_train_classifier
+
+            config = ClassifierConfig(args.epochs, args.batch_size, args.lr, args.seed, args.device)
+            run_train_classifier(config, args.output)
+            return 0
         if args.command == "export":
             from gan_helpers.pretrained import export_generator
 

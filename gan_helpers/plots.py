@@ -80,3 +80,17 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], ax
     if title:
         ax.set_title(title)
     return ax
+
+
+def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: float = 0.4) -> Path:
+    """Write the PNG ``frames`` (e.g. a run's epoch grids) as a looping GIF animation."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("make_gif needs at least one frame; did the run save any epoch grids?")
+    images = [Image.open(frame).convert("L") for frame in frames]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    duration = int(seconds_per_frame * 1000)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0)
+    return path

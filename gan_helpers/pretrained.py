@@ -24,6 +24,7 @@ def export_generator(checkpoint: str | Path, output: str | Path) -> Path:
         "position": state["position"],
         "generator": weights,
         "fixed_noise": state["fixed_noise"],
+        "history": state["history"],  # small, and lets a notebook show how training went
     }
     return atomic_save(exported, output)
 
@@ -52,3 +53,9 @@ def load_pretrained(kind: str, device: str | torch.device = "cpu") -> nn.Module:
             f"`python -m gan_helpers train {kind}` and load the checkpoint with load_generator"
         )
     return load_generator(path, device, kind)
+
+
+def load_history(kind: str) -> dict[str, list[float]]:
+    """The training history (losses per logged batch) stored with a shipped generator."""
+    check_kind(kind)
+    return read_checkpoint(WEIGHTS_DIR / f"{kind}.pt")["history"]

@@ -18,3 +18,21 @@ def generate(generator: nn.Module, count: int = 100, seed: int = 0) -> torch.Ten
     images = generator(noise.to(device)).float().cpu()
     generator.train(was_training)
     return images
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` points on the great circle from z0 to z1 (rows of [steps, latent_dim]).
+
+    Gaussian noise vectors live near a sphere of radius sqrt(latent_dim); a straight line
+    between two of them passes through the less likely inside, a spherical path does not.
+    """
+    if z0.shape != z1.shape or z0.ndim != 1:
+        raise ValueError(f"slerp needs two vectors of one shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
+    if steps < 2:
+        raise ValueError(f"steps = {steps}: need at least 2")
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype).unsqueeze(1)
+    cosine = torch.dot(z0 / z0.norm(), z1 / z1.norm()).clamp(-1, 1)
+    omega = torch.arccos(cosine)
+    if omega.abs() < 1e-6:  # (nearly) parallel: the straight line is the arc
+        return (1 - t) * z0 + t * z1
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)

@@ -16,7 +16,6 @@ from gan_helpers.plots import save_grid
 from gan_helpers.runs import Run
 from gan_helpers.steps import critic_step, gan_step, wasserstein_generator_step
 
-
 GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake")
 WGAN_METRICS = ("loss_d", "loss_g", "wasserstein", "gp")
 

@@ -103,7 +103,7 @@ def test_interpolation_weight_is_uniform_once_per_sample(monkeypatch):
     assert alpha.shape == (4096, 1, 1, 1)  # one weight per sample, not per pixel
     mix = mixes[0]
     assert torch.equal(mix, mix[:, :, :1, :1].expand_as(mix))  # same weight for every pixel
-    assert 0 <= alpha.min() and alpha.max() <= 1  # uniform on [0, 1], not normal
+    assert alpha.min() >= 0 and alpha.max() <= 1  # uniform on [0, 1], not normal
     assert alpha.mean().item() == pytest.approx(0.5, abs=0.02)
     assert alpha.var().item() == pytest.approx(1 / 12, abs=0.01)
 

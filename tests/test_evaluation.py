@@ -1,0 +1,102 @@
+"""Classifier training and loading, the evaluate pipeline and command, slerp and the GIF writer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from gan_helpers import classifier, evaluation
+from gan_helpers.__main__ import main
+from gan_helpers.checkpoints import save_checkpoint
+from gan_helpers.config import TrainConfig
+from gan_helpers.data import CLASS_NAMES, ImageData, load_fashion_mnist
+from gan_helpers.plots import make_gif, save_grid
+from gan_helpers.runs import new_run
+from gan_helpers.sampling import generate, slerp
+from tests.conftest import write_fake_dataset
+
+
+@pytest.fixture
+def fake_root(tmp_path, small_sizes, monkeypatch):
+    """A tiny synthetic dataset that every loader in the evaluation code reads."""
+    root = tmp_path / "data"
+    write_fake_dataset(root / "FashionMNIST" / "raw", per_class=3)
+    real_loader = load_fashion_mnist
+    monkeypatch.setattr(evaluation, "load_fashion_mnist", lambda train=True: real_loader(root, train))
+    return root
+
+
+def striped_data(count: int = 100) -> ImageData:
+    """Class k is a bright horizontal band at rows 2k..2k+7: easy to learn, so learning shows."""
+    labels = torch.arange(count) % 10
+    images = torch.randint(0, 60, (count, 1, 28, 28), generator=torch.Generator().manual_seed(0))
+    for i, label in enumerate(labels.tolist()):
+        images[i, 0, 2 * label : 2 * label + 8] += 180
+    return ImageData(images.to(torch.uint8), labels, CLASS_NAMES, True)
+
+
+def test_classifier_learns_and_round_trips(tmp_path):
+    data = striped_data()
+    config = classifier.ClassifierConfig(num_epochs=5, batch_size=10, lr=5e-3)
+    model, accuracy = classifier.train_classifier(config, data, data, "cpu")
+    assert accuracy > 0.8
+    path = classifier.save_classifier(model, config, accuracy, tmp_path / "c.pt")
+    loaded = classifier.load_classifier(path)
+    assert loaded.test_accuracy == accuracy
+    assert torch.equal(classifier.predict(loaded, data.images), classifier.predict(model, data.images))
+    assert classifier.extract_features(loaded, data.images).shape == (100, classifier.FEATURES)
+    with pytest.raises(ValueError, match="num_epochs = 0"):
+        classifier.ClassifierConfig(num_epochs=0)
+
+
+def test_wrong_file_is_refused_as_classifier(fake_root, tmp_path):
+    run = new_run(TrainConfig.for_model("mlp", device="cpu", data_root=str(fake_root)))
+    path = save_checkpoint(run, tmp_path / "g.pt")
+    with pytest.raises(ValueError, match="holds a 'mlp' model, not the classifier"):
+        classifier.load_classifier(path)
+
+
+def test_evaluate_command_prints_a_row_per_model(fake_root, tmp_path, monkeypatch, capsys):
+    weights = classifier.save_classifier(
+        classifier.FashionClassifier().eval(), classifier.ClassifierConfig(), 0.5, tmp_path / "c.pt"
+    )
+    real_load = classifier.load_classifier
+    monkeypatch.setattr(evaluation, "load_classifier", lambda device="cpu": real_load(weights, device))
+    run = new_run(TrainConfig.for_model("dcgan", device="cpu", data_root=str(fake_root)))
+    checkpoint = save_checkpoint(run, tmp_path / "dcgan.pt")
+    assert main(["evaluate", str(checkpoint), "--samples", "30"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("30 samples per row (noise seed 0)")
+    assert [line.split()[0] for line in lines[3:]] == ["real", "dcgan"]
+    assert main(["evaluate", str(checkpoint), "--samples", "5"]) == 2
+
+
+def test_real_row_is_the_best_on_fd():
+    """Identical feature sets score perfectly; a shifted set does not."""
+    features = torch.randn(200, 8, dtype=torch.float64)
+    from gan_helpers import metrics
+
+    assert (
+        metrics.frechet_distance(features, features) < 1e-8 < metrics.frechet_distance(features, features + 1)
+    )
+
+
+def test_slerp_stays_on_the_sphere_and_hits_the_ends():
+    z0, z1 = torch.randn(100), torch.randn(100)
+    z1 = z1 / z1.norm() * z0.norm()
+    path = slerp(z0, z1, 7)
+    assert torch.allclose(path[0], z0, atol=1e-5) and torch.allclose(path[-1], z1, atol=1e-5)
+    assert torch.allclose(path.norm(dim=1), z0.norm().expand(7), rtol=1e-4)
+    with pytest.raises(ValueError, match="at least 2"):
+        slerp(z0, z1, 1)
+
+
+def test_generate_is_seeded_and_gif_has_all_frames(tmp_path):
+    generator = new_run(TrainConfig.for_model("dcgan", device="cpu")).generator
+    assert torch.equal(generate(generator, 4, seed=1), generate(generator, 4, seed=1))
+    frames = [save_grid(generate(generator, 4, seed=s), tmp_path / f"epoch_{s}.png") for s in range(3)]
+    gif = make_gif(frames, tmp_path / "progress.gif")
+    assert Image.open(gif).n_frames == 3
+    with pytest.raises(ValueError, match="at least one frame"):
+        make_gif([], tmp_path / "none.gif")
