@@ -23,18 +23,25 @@ class Reference:
     train_features: torch.Tensor
     count: int
     device: torch.device
+    scale: float = 1.0  # divides all features: the training features' root-mean-square entry
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Classifier features in units of the real data's typical entry, so that KID's cubic
+        kernel (x.y / d + 1)^3 sees inner products of order 1, as with Inception features."""
+        return extract_features(self.classifier, images, self.device) / self.scale
 
     @classmethod
     def build(cls, count: int = 10_000, seed: int = 0, device: str | torch.device = "cpu") -> Reference:
         classifier = load_classifier(device=device)
         train = take_subset(load_fashion_mnist(train=True), count, seed=seed)
         features = extract_features(classifier, train.images, device)
-        return cls(classifier, features, count, torch.device(device))
+        scale = features.square().mean().sqrt().item()
+        return cls(classifier, features / scale, count, torch.device(device), scale)
 
 
 def evaluate_images(images: torch.Tensor, reference: Reference) -> dict[str, float]:
     """All metrics for a set of images (uint8, or float in [-1, 1]) against real training images."""
-    features = extract_features(reference.classifier, images, reference.device)
+    features = reference.features(images)
     probabilities = predict(reference.classifier, images, reference.device)
     kid_mean, kid_std = metrics.kernel_distance(features, reference.train_features)
     precision, recall = metrics.precision_recall(reference.train_features, features)
@@ -65,13 +72,14 @@ def evaluate_real(reference: Reference, count: int = 10_000) -> dict[str, float]
 
 def format_table(rows: dict[str, dict[str, float]]) -> str:
     """A plain-text table, one row per model, with KID's spread."""
-    header = f"{'model':<14}" + "".join(f"{c:>15}" for c in COLUMNS)
+    widths = [10, 18, 8, 11, 9, 15]
+    header = f"{'model':<14}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
     lines = [header, "-" * len(header)]
     for name, row in rows.items():
         cells = [f"{row['FD']:.2f}", f"{row['KID x1e3']:.2f} ± {row['KID std x1e3']:.2f}",
                  f"{row['IS']:.2f}", f"{row['precision']:.3f}", f"{row['recall']:.3f}",
                  f"{row['class entropy']:.3f}"]  # fmt: skip
-        lines.append(f"{name:<14}" + "".join(f"{c:>15}" for c in cells))
+        lines.append(f"{name:<14}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     return "\n".join(lines)
 
 
