@@ -11,6 +11,7 @@ from torch import nn
 from gan_helpers.config import TrainConfig
 from gan_helpers.devices import pick_device
 from gan_helpers.models import build_discriminator, build_generator
+from gan_helpers.sampling import generate_from
 
 SAMPLE_COUNT = 100  # fixed noise vectors: a 10x10 grid watched over the whole run
 
@@ -43,14 +44,9 @@ class Run:
     def finished(self) -> bool:
         return self.epoch >= self.config.num_epochs
 
-    @torch.no_grad()
     def samples(self) -> torch.Tensor:
         """The generator's images for the fixed noise, in eval mode (batch norm uses running stats)."""
-        was_training = self.generator.training
-        self.generator.eval()
-        images = self.generator(self.fixed_noise).cpu()
-        self.generator.train(was_training)
-        return images
+        return generate_from(self.generator, self.fixed_noise)
 
 
 def new_run(config: TrainConfig) -> Run:

@@ -11,8 +11,14 @@ def generate(generator: nn.Module, count: int = 100, seed: int = 0) -> torch.Ten
     """``count`` images in [-1, 1] on the CPU; the same ``seed`` gives the same images."""
     if count < 1:
         raise ValueError(f"count = {count}: must be at least 1")
-    device = next(generator.parameters()).device
     noise = torch.randn(count, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+    return generate_from(generator, noise)
+
+
+@torch.no_grad()
+def generate_from(generator: nn.Module, noise: torch.Tensor) -> torch.Tensor:
+    """The images for given noise, in eval mode (batch norm uses its running statistics)."""
+    device = next(generator.parameters()).device
     was_training = generator.training
     generator.eval()
     images = generator(noise.to(device)).float().cpu()
