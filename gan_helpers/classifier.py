@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from gan_helpers.batches import BatchIterator
 from gan_helpers.checkpoints import atomic_save, read_checkpoint
-from gan_helpers.data import ImageData, load_fashion_mnist
+from gan_helpers.data import ImageData, load_fashion_mnist, scale
 
 WEIGHTS = Path(__file__).parent / "weights" / "classifier.pt"
 FEATURES = 128
@@ -113,7 +113,7 @@ def _batches(images: torch.Tensor, device, batch_size: int):
     was_uint8 = images.dtype == torch.uint8
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].to(device)
-        yield batch.float() / 127.5 - 1 if was_uint8 else batch.float()
+        yield scale(batch) if was_uint8 else batch.float()
 
 
 def save_classifier(model: nn.Module, config: ClassifierConfig, accuracy: float, path) -> Path:

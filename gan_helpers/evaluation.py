@@ -9,7 +9,7 @@ from torch import nn
 
 from gan_helpers import metrics
 from gan_helpers.classifier import extract_features, load_classifier, predict
-from gan_helpers.data import load_fashion_mnist, take_subset
+from gan_helpers.data import load_fashion_mnist, take_subset, unscale
 from gan_helpers.sampling import generate
 
 COLUMNS = ("FD", "KID x1e3", "IS", "precision", "recall", "class entropy")
@@ -92,18 +92,12 @@ def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> tuple[float | None,
     try:
         fid = FrechetInceptionDistance(feature=2048)
         for images, is_real in ((real, True), (fake, False)):
-            rgb = _to_uint8(images).expand(-1, 3, -1, -1)
+            rgb = (images if images.dtype == torch.uint8 else unscale(images)).expand(-1, 3, -1, -1)
             for start in range(0, len(rgb), 500):
                 fid.update(rgb[start : start + 500], real=is_real)
         return fid.compute().item(), "Inception FID (torchmetrics)"
     except Exception as error:  # e.g. the Inception weights cannot be downloaded offline
         return None, f"Inception FID skipped: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
-
-
-def _to_uint8(images: torch.Tensor) -> torch.Tensor:
-    if images.dtype == torch.uint8:
-        return images
-    return images.add(1).mul(127.5).round().clamp(0, 255).to(torch.uint8)
 
 
 def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, inception: bool = False) -> str:
@@ -115,13 +109,14 @@ def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, incep
         raise ValueError(f"--samples {samples}: need at least 20 samples for the metrics")
     reference = Reference.build(count=samples, seed=seed)
     rows, notes = {"real (test)": evaluate_real(reference, samples)}, []
+    if inception:
+        real = take_subset(load_fashion_mnist(train=True), samples, seed=seed).images
     for path in paths:
         generator = load_pretrained(path) if path in MODEL_KINDS else load_generator(path)
         rows[path if path in MODEL_KINDS else generator.kind] = row = evaluate_generator(
             generator, reference, samples, seed
         )
         if inception:
-            real = take_subset(load_fashion_mnist(train=True), samples, seed=seed).images
             value, note = inception_fid(real, generate(generator, samples, seed=seed))
             notes.append(f"{path}: {note}" + (f" = {value:.2f}" if value is not None else ""))
         del row["class share"]
