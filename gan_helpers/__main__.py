@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     classify = commands.add_parser(
         "train-classifier", help="train the Fashion-MNIST classifier behind the quality metrics"
     )
-    classify.add_argument("--epochs", type=int, default=6, help="passes over the data (default 6)")
+    classify.add_argument("--epochs", type=int, default=15, help="passes over the data (default 15)")
     classify.add_argument("--batch-size", type=int, default=128, help="images per batch (default 128)")
     classify.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     classify.add_argument("--seed", type=int, default=0, help="fixes weights and data order (default 0)")

@@ -51,7 +51,7 @@ def _conv(channels_in: int, channels_out: int) -> nn.Sequential:
 
 @dataclass
 class ClassifierConfig:
-    num_epochs: int = 6
+    num_epochs: int = 15
     batch_size: int = 128
     lr: float = 2e-3
     seed: int = 0

@@ -48,8 +48,9 @@ def config_panel(model: str, **overrides) -> widgets.interactive:
     for control in controls.values():
         control.style, control.layout = STYLE, LAYOUT
 
-    def make_config(beta1: float, **values) -> TrainConfig:
-        config = TrainConfig.from_dict({**base.to_dict(), **values, "betas": (beta1, base.betas[1])})
+    def make_config(**values) -> TrainConfig:
+        betas = (values.pop("beta1"), base.betas[1])
+        config = TrainConfig.from_dict({**base.to_dict(), **values, "betas": betas})
         print(summary(config))
         return config
 

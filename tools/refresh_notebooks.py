@@ -1,6 +1,7 @@
 """Re-execute notebooks in the small-run mode and keep only the outputs nbval checks.
 
     python tools/refresh_notebooks.py notebooks/03_dcgan.ipynb [...]
+    python tools/refresh_notebooks.py --setup        # only (re)write each notebook's setup cell
 
 Cells marked ``# NBVAL_CHECK_OUTPUT`` keep their (deterministic) output, which nbval then
 compares on every test run; all other outputs are removed so diffs stay readable.
@@ -15,7 +16,23 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from gan_helpers.colab import MARKER as SETUP_MARKER
+from gan_helpers.colab import setup_cell
+
 MARKER = "# NBVAL_CHECK_OUTPUT"
+
+
+def write_setup_cell(path: Path) -> None:
+    """Put ``gan_helpers.colab.setup_cell()`` first among the code cells, replacing an older one."""
+    notebook = nbformat.read(path, as_version=4)
+    code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
+    if code and notebook.cells[code[0]].source.startswith(SETUP_MARKER):
+        notebook.cells[code[0]].source = setup_cell()
+    else:
+        position = code[0] if code else len(notebook.cells)
+        notebook.cells.insert(position, nbformat.v4.new_code_cell(setup_cell()))
+    nbformat.write(notebook, path)
+    print(f"setup cell written to {path}")
 
 
 def refresh(path: Path) -> None:
@@ -25,6 +42,7 @@ def refresh(path: Path) -> None:
     for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
+        cell.metadata.pop("execution", None)  # timestamps: noise in every diff
         if MARKER not in cell.source:
             cell.outputs = []
             cell.execution_count = None
@@ -36,5 +54,7 @@ def refresh(path: Path) -> None:
 
 
 if __name__ == "__main__":
-    for name in sys.argv[1:] or sorted(map(str, Path("notebooks").glob("*.ipynb"))):
-        refresh(Path(name))
+    arguments = [a for a in sys.argv[1:] if a != "--setup"]
+    action = write_setup_cell if "--setup" in sys.argv else refresh
+    for name in arguments or sorted(map(str, Path("notebooks").glob("*.ipynb"))):
+        action(Path(name))

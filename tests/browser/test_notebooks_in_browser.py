@@ -1,0 +1,126 @@
+"""What a learner sees in JupyterLab: notebooks run with "Run All Cells" in headless Chromium.
+
+Screenshots land in ``screenshots/`` (git-ignored) so a person can look at them.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from gan_helpers.paths import project_dir
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = project_dir() / "screenshots"
+PROMPTS = ".jp-Notebook .jp-CodeCell .jp-InputPrompt"
+OUTPUT = ".jp-Notebook .jp-OutputArea-output"
+PANEL_LABELS = {"epochs", "batch size", "generator lr", "discriminator lr", "Adam β₁", "latent size",
+                "share of data", "seed"}  # fmt: skip
+# Finished: the kernel is idle and no cell waits ("[*]"); every cell has a number unless one failed.
+FINISHED = """() => {
+  const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+  const busy = document.querySelector('.jp-Notebook-ExecutionIndicator-tooltip')?.textContent || '';
+  return prompts.length > 0 && !busy.includes('Busy') && prompts.every(p => !p.textContent.includes('*'))
+    && (prompts.every(p => /\\[\\d+\\]/.test(p.textContent))
+        || document.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'));
+}"""
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    yield page
+    page.close()
+
+
+def run_all_cells(page, lab, name: str, timeout_s: float = 300) -> None:
+    """Open ``name``, wait for its kernel, clear the stored outputs and choose Run > Run All Cells."""
+    page.goto(lab.notebook_url(name))
+    page.wait_for_function(
+        "() => /Python/.test(document.querySelector('.jp-KernelName')?.textContent || '')", timeout=90_000
+    )
+    _menu(page, "Edit", "editmenu:clear-all")
+    _menu(page, "Run", "runmenu:run-all")
+    page.wait_for_selector(f"{PROMPTS}:has-text('*')", timeout=60_000)
+    try:
+        page.wait_for_function(FINISHED, timeout=timeout_s * 1000, polling=500)
+    except Exception as error:  # Playwright's TimeoutError; Playwright itself may be absent here
+        if type(error).__name__ != "TimeoutError":
+            raise
+        screenshot(page, page.locator(".jp-Notebook"), f"{name.removesuffix('.ipynb')}-stuck")
+        status = page.locator(".jp-Notebook-ExecutionIndicator-tooltip").all_inner_texts()
+        prompts = page.locator(PROMPTS).all_inner_texts()
+        pytest.fail(f"{name} did not finish in {timeout_s:.0f} s: prompts {prompts}, kernel {status}")
+    errors = [e.inner_text() for e in page.query_selector_all(f"{OUTPUT}[data-mime-type*='stderr']")]
+    assert not errors, f"{name} shows error output:\n" + "\n---\n".join(errors)
+    prompts = [p.text_content() for p in page.query_selector_all(PROMPTS)]
+    assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), f"cells left unexecuted in {name}: {prompts}"
+
+
+def _menu(page, menu: str, command: str) -> None:
+    page.click(f".lm-MenuBar-itemLabel:text-is('{menu}')")
+    page.click(f".lm-Menu-item[data-command='{command}']")
+
+
+def rendered_images(page) -> int:
+    """Inline images that the browser actually decoded (naturalWidth > 0)."""
+    return page.evaluate(
+        f"() => [...document.querySelectorAll('{OUTPUT} img')].filter(i => i.naturalWidth > 0).length"
+    )
+
+
+def screenshot(page, element, name: str) -> None:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    element.scroll_into_view_if_needed()
+    page.screenshot(path=SCREENSHOTS / f"{name}.png")
+
+
+def run_in_new_cell(page, code: str) -> str:
+    """Append a code cell below the last one, run it and return its text output once it shows."""
+    page.click(".jp-Notebook .jp-Cell:last-child .jp-InputPrompt")
+    page.keyboard.press("Escape")
+    for key in ("b", "y", "Enter"):  # command mode: insert below, make it code, start editing
+        page.keyboard.press(key)
+    page.keyboard.type(code)
+    page.keyboard.press("Control+Enter")  # run and stay on this cell
+    output = page.locator(".jp-Notebook .jp-CodeCell").last.locator(".jp-OutputArea-output").first
+    output.wait_for(timeout=60_000)
+    has_text = "e => e.textContent.trim().length > 0"
+    page.wait_for_function(has_text, arg=output.element_handle(), timeout=60_000)
+    return output.inner_text()
+
+
+def test_data_loading_notebook_shows_its_figures(page, jupyter_lab):
+    run_all_cells(page, jupyter_lab, "01_data_loading.ipynb")
+    assert rendered_images(page) >= 3  # class grid, histogram, a batch
+    screenshot(page, page.locator(f"{OUTPUT} img").first, "01_data_loading-class-grid")
+    assert "round trip exact: True" in page.inner_text(".jp-Notebook")
+
+
+def test_dcgan_notebook_panel_progress_and_samples(page, jupyter_lab):
+    run_all_cells(page, jupyter_lab, "03_dcgan.ipynb")
+    panel = page.locator(f"{OUTPUT} .widget-interact")
+    labels = {label.strip() for label in panel.locator(".widget-label").all_inner_texts()}
+    assert labels >= PANEL_LABELS, f"panel labels {labels} lack {PANEL_LABELS - labels}"
+    screenshot(page, panel, "03_dcgan-panel")
+
+    readout = panel.locator(".widget-slider", has_text="epochs").locator(".widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("3")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"{OUTPUT} :text('dcgan: 3 epochs')", timeout=30_000)
+    assert run_in_new_cell(page, "print('epochs in the config:', panel.result.num_epochs)").strip() == (
+        "epochs in the config: 3"
+    )
+
+    progress = page.locator(f"{OUTPUT} .widget-hprogress").first
+    assert progress.is_visible()
+    bar_text = progress.locator("xpath=..").inner_text().replace("\u2007", " ")  # tqdm's figure spaces
+    assert "100%" in bar_text and "dcgan epoch 1/1" in bar_text, bar_text
+    screenshot(page, progress, "03_dcgan-progress")
+
+    assert rendered_images(page) >= 3  # live view, samples, shipped generator
+    screenshot(page, page.locator(f"{OUTPUT} img").last, "03_dcgan-samples")
