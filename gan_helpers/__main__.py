@@ -1,6 +1,6 @@
 """Command line for headless and long runs.
 
-python -m gan_helpers train {mlp,dcgan,wgan-gp} [--epochs N --batch-size B --lr LR ...]
+python -m gan_helpers train {mlp,dcgan,wgan-gp,cgan} [--dataset D --epochs N --lr LR ...]
 python -m gan_helpers export CHECKPOINT OUTPUT
 """
 
@@ -12,6 +12,7 @@ import sys
 import matplotlib
 
 from gan_helpers.config import DEVICES, TrainConfig
+from gan_helpers.datasets import DATASETS
 from gan_helpers.models import MODEL_KINDS
 from gan_helpers.paths import SAMPLES_DIR
 
@@ -21,11 +22,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser(
         "train",
-        help="train a GAN on Fashion-MNIST",
+        help="train a GAN on Fashion-MNIST (or another MNIST-format dataset)",
         description="Train a GAN; writes sample grids, loss curves, history.json and "
         "checkpoint.pt under OUTPUT_DIR/RUN_NAME/. Unset options take the model's defaults.",
     )
     train.add_argument("model", choices=MODEL_KINDS, help="which GAN to train")
+    train.add_argument("--dataset", choices=tuple(DATASETS), help="training data (default fashion-mnist)")
     train.add_argument("--epochs", type=int, help="passes over the training set")
     train.add_argument("--batch-size", type=int, help="images per batch (default 128)")
     train.add_argument("--lr", type=float, help="learning rate of both networks")
@@ -79,7 +81,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "betas": "betas", "latent_dim": "latent_dim", "n_critic": "n_critic",
         "gp_weight": "gp_weight", "seed": "seed", "device": "device", "subset": "subset",
         "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
-        "log_every": "log_every",
+        "log_every": "log_every", "dataset": "dataset",
     }  # fmt: skip
     values = {field: getattr(args, arg) for arg, field in names.items()}
     if args.lr is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+from gan_helpers.datasets import DATASETS, get_spec
 from gan_helpers.models import MODEL_KINDS
 from gan_helpers.paths import DATA_DIR, SAMPLES_DIR
 
@@ -13,6 +14,7 @@ DEFAULTS = {
     "mlp": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 40},
     "dcgan": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10},
     "wgan-gp": {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "num_epochs": 20},
+    "cgan": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10},
 }
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -22,6 +24,7 @@ class TrainConfig:
     """Everything that defines a training run. Invalid values raise ValueError at creation."""
 
     model: str = "dcgan"
+    dataset: str = "fashion-mnist"  # see gan_helpers.datasets.DATASETS
     num_epochs: int = 10
     batch_size: int = 128
     lr_g: float = 2e-4
@@ -39,6 +42,9 @@ class TrainConfig:
     sample_every: int = 1  # epochs between saved sample grids
     checkpoint_every: int = 1  # epochs between checkpoints
     log_every: int = 50  # batches between history entries (the only host syncs)
+    channels_last: bool = True  # convolutional models: NHWC memory layout, faster on CPU and GPU
+    amp: bool = False  # bfloat16 autocast: faster on recent GPUs; results within tolerance, not equal
+    compile: bool = False  # torch.compile the networks (the critic of WGAN-GP stays eager)
     extra: dict = field(default_factory=dict)  # free-form notes kept with the checkpoint
 
     @classmethod
@@ -51,11 +57,15 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas)
         _choice("model", self.model, MODEL_KINDS)
+        _choice("dataset", self.dataset, tuple(DATASETS))
         _choice("device", self.device, DEVICES, prefix_ok=True)
         for name, low, high in _INT_RANGES:
             _int_range(name, getattr(self, name), low, high)
         for name, low, high in _FLOAT_RANGES:
             _float_range(name, getattr(self, name), low, high)
+        for name in ("channels_last", "amp", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be True or False")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise ValueError(f"TrainConfig.betas = {self.betas}: need two numbers in [0, 1)")
 
@@ -63,6 +73,11 @@ class TrainConfig:
     def name(self) -> str:
         """The run's folder name under ``output_dir``."""
         return self.run_name or self.model
+
+    @property
+    def num_classes(self) -> int:
+        """Classes in the dataset (the labels a conditional GAN can be asked for)."""
+        return len(get_spec(self.dataset).class_names)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

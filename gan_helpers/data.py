@@ -1,7 +1,8 @@
-"""Fashion-MNIST on disk: find the files, parse them, check them, and scale the pixels.
+"""The datasets on disk: find the files, parse them, check them, and scale the pixels.
 
-The images are tiny (60,000 x 28 x 28 bytes = 47 MB), so we load a whole split into one
-uint8 tensor instead of going through a per-image ``Dataset``/``DataLoader`` pipeline.
+Fashion-MNIST is the course's dataset; MNIST, KMNIST and EMNIST letters share its format and
+load the same way (``load_dataset(name)``). The images are tiny (60,000 x 28 x 28 bytes = 47 MB),
+so a whole split goes into one uint8 tensor instead of a per-image ``Dataset``/``DataLoader``.
 """
 
 from __future__ import annotations
@@ -15,23 +16,18 @@ import numpy as np
 import torch
 
 from gan_helpers import idx
+from gan_helpers.datasets import DATASETS, DatasetSpec, get_spec
 from gan_helpers.paths import DATA_DIR
 
-CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)  # fmt: skip
-FOLDER = "FashionMNIST"  # torchvision's layout: <root>/FashionMNIST/raw/
-SYSTEM_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian's dataset-fashion-mnist
-SPLIT_SIZES = {True: 60_000, False: 10_000}
-FILE_STEMS = {
-    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
+FASHION = DATASETS["fashion-mnist"]
+CLASS_NAMES = FASHION.class_names
+SYSTEM_DIR = FASHION.system_dir  # Debian's dataset-fashion-mnist
+SPLIT_SIZES = FASHION.split_sizes
+FILE_STEMS = FASHION.file_stems
 
 
 class DataNotFoundError(FileNotFoundError):
-    """Raised when Fashion-MNIST is in none of the places we look and cannot be downloaded."""
+    """Raised when a dataset is in none of the places we look and cannot be downloaded."""
 
 
 @dataclass(frozen=True)
@@ -65,13 +61,30 @@ def load_fashion_mnist(
     ``<root>/FashionMNIST/raw/`` (torchvision's layout); ``system_dir``
     (Debian's ``dataset-fashion-mnist``), copied into ``root``; torchvision's download.
     """
-    raw_dir = Path(root) / FOLDER / "raw"
-    stems = FILE_STEMS[train]
+    return load_dataset("fashion-mnist", root, train, system_dir=system_dir, download=download)
+
+
+def load_dataset(
+    name: str = "fashion-mnist",
+    root: str | Path = DATA_DIR,
+    train: bool = True,
+    *,
+    system_dir: str | Path | None = "auto",
+    download: bool = True,
+) -> ImageData:
+    """Load a split of ``name`` (see ``datasets.DATASETS``) from ``<root>/<Folder>/raw``.
+
+    Missing files come from ``system_dir`` ("auto": the dataset's Debian folder, if it has
+    one; None: no system copy), else from torchvision's download.
+    """
+    spec = get_spec(name)
+    raw_dir = Path(root) / spec.folder / "raw"
+    stems = spec.file_stems[train]
     if not all(_find(raw_dir, stem) for stem in stems):
-        _fetch(raw_dir, system_dir, download, train)
+        _fetch(spec, raw_dir, spec.system_dir if system_dir == "auto" else system_dir, download, train)
     images = idx.read_idx(_find(raw_dir, stems[0]))
     labels = idx.read_idx(_find(raw_dir, stems[1]))
-    return _check(images, labels, raw_dir, train)
+    return _check(spec, images, labels, raw_dir, train)
 
 
 def _find(raw_dir: Path, stem: str) -> Path | None:
@@ -82,31 +95,30 @@ def _find(raw_dir: Path, stem: str) -> Path | None:
     return None
 
 
-def _fetch(raw_dir: Path, system_dir: str | Path | None, download: bool, train: bool) -> None:
+def _fetch(spec: DatasetSpec, raw_dir: Path, system_dir, download: bool, train: bool) -> None:
     """Fill ``raw_dir`` from the system directory, else from torchvision's download."""
-    if system_dir is not None and copy_from_system(Path(system_dir), raw_dir):
+    if system_dir is not None and copy_from_system(Path(system_dir), raw_dir, spec):
         return
     problem = "download disabled"
     if download:
         try:
-            _download(raw_dir.parent.parent, train)
+            spec.download(raw_dir.parent.parent, train)
             return
         except Exception as error:  # any network or HTTP failure ends up in the message below
             problem = f"download failed: {error}"
     places = f"{raw_dir}" + (f" or {system_dir}" if system_dir is not None else "")
+    package = spec.debian_package
+    debian = f"  - on Debian/Ubuntu: sudo apt-get install {package};\n" if package else ""
     raise DataNotFoundError(
-        f"Fashion-MNIST was not found in {places}, and {problem}.\n"
-        "Get it in one of three ways:\n"
-        f"  1. copy the four *-ubyte.gz files into {raw_dir}/ (from any Fashion-MNIST mirror);\n"
-        "  2. on Debian/Ubuntu: sudo apt-get install dataset-fashion-mnist "
-        f"(installs them in {SYSTEM_DIR});\n"
-        f"  3. go online and run this again: torchvision downloads them into {raw_dir}/."
+        f"{spec.title} was not found in {places}, and {problem}.\nGet it in one of these ways:\n"
+        f"  - copy the four *-ubyte(.gz) files into {raw_dir}/ (from any {spec.title} mirror);\n"
+        f"{debian}  - go online and run this again: torchvision downloads them into {raw_dir}/."
     )
 
 
-def copy_from_system(system_dir: Path, raw_dir: Path) -> bool:
+def copy_from_system(system_dir: Path, raw_dir: Path, spec: DatasetSpec = FASHION) -> bool:
     """Decompress the system copy of the dataset into ``raw_dir``; False if it is not there."""
-    stems = FILE_STEMS[True] + FILE_STEMS[False]
+    stems = spec.file_stems[True] + spec.file_stems[False]
     sources = [_find(system_dir, stem) for stem in stems]
     if not all(sources):
         return False
@@ -120,17 +132,11 @@ def copy_from_system(system_dir: Path, raw_dir: Path) -> bool:
     return True
 
 
-def _download(root: Path, train: bool) -> None:
-    """torchvision's download into ``<root>/FashionMNIST/raw`` (needs the internet)."""
-    from torchvision.datasets import FashionMNIST
-
-    FashionMNIST(root=str(root), train=train, download=True)
-
-
-def _check(images: np.ndarray, labels: np.ndarray, raw_dir: Path, train: bool) -> ImageData:
+def _check(spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, raw_dir: Path, train: bool):
     """Verify shapes, sizes and labels, so a bad copy fails here and not mid-training."""
-    expected = SPLIT_SIZES[train]
+    expected = spec.split_sizes[train]
     split = "training" if train else "test"
+    classes = len(spec.class_names)
     fix = f"Delete {raw_dir} and run again to fetch a fresh copy."
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"{split} images have shape {images.shape}, expected (N, 28, 28). {fix}")
@@ -139,15 +145,20 @@ def _check(images: np.ndarray, labels: np.ndarray, raw_dir: Path, train: bool) -
             f"{split} split has {len(images)} images and {len(labels)} labels, "
             f"expected {expected} of each. {fix}"
         )
-    if labels.min() < 0 or labels.max() >= len(CLASS_NAMES):
-        raise ValueError(f"{split} labels range over {labels.min()}..{labels.max()}, not 0..9. {fix}")
-    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
-    if not (counts == expected // len(CLASS_NAMES)).all():
-        raise ValueError(f"{split} split has class counts {counts.tolist()}, not balanced. {fix}")
+    labels = labels.astype(np.int64) - spec.first_label
+    if labels.min() < 0 or labels.max() >= classes:
+        first, last = spec.first_label, spec.first_label + classes - 1
+        raise ValueError(f"{split} labels range outside {first}..{last}. {fix}")
+    counts = np.bincount(labels, minlength=classes)
+    balanced = (counts == expected // classes).all()
+    if (spec.balanced and not balanced) or not counts.all():
+        raise ValueError(f"{split} split has class counts {counts.tolist()}, not as published. {fix}")
+    if spec.transposed:  # EMNIST stores each image transposed
+        images = images.transpose(0, 2, 1)
     return ImageData(
-        images=torch.from_numpy(images.copy()).unsqueeze(1),
-        labels=torch.from_numpy(labels.astype(np.int64)),
-        class_names=CLASS_NAMES,
+        images=torch.from_numpy(np.array(images)).unsqueeze(1),  # a C-contiguous, writable copy
+        labels=torch.from_numpy(labels),
+        class_names=spec.class_names,
         train=train,
     )
 

@@ -10,7 +10,7 @@ from torch import nn
 from gan_helpers import metrics
 from gan_helpers.classifier import extract_features, load_classifier, predict
 from gan_helpers.data import load_fashion_mnist, take_subset, unscale
-from gan_helpers.sampling import generate
+from gan_helpers.sampling import metric_samples
 
 COLUMNS = ("FD", "KID x1e3", "IS", "precision", "recall", "class entropy")
 
@@ -61,7 +61,7 @@ def evaluate_images(images: torch.Tensor, reference: Reference) -> dict[str, flo
 
 def evaluate_generator(generator: nn.Module, reference: Reference, count: int = 10_000, seed: int = 0):
     """Metrics of ``count`` samples (noise seed ``seed``) of a generator."""
-    return evaluate_images(generate(generator.to(reference.device), count, seed=seed), reference)
+    return evaluate_images(metric_samples(generator.to(reference.device), count, seed), reference)
 
 
 def evaluate_real(reference: Reference, count: int = 10_000) -> dict[str, float]:
@@ -102,7 +102,8 @@ def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> tuple[float | None,
 
 def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, inception: bool = False) -> str:
     """The ``evaluate`` command: a table for generator files (or shipped names) and real data."""
-    from gan_helpers.models import MODEL_KINDS
+    from gan_helpers.conditional import evaluate_conditional
+    from gan_helpers.models import MODEL_KINDS, is_conditional
     from gan_helpers.pretrained import load_generator, load_pretrained
 
     if samples < 20:
@@ -117,8 +118,11 @@ def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, incep
             generator, reference, samples, seed
         )
         if inception:
-            value, note = inception_fid(real, generate(generator, samples, seed=seed))
+            value, note = inception_fid(real, metric_samples(generator, samples, seed))
             notes.append(f"{path}: {note}" + (f" = {value:.2f}" if value is not None else ""))
+        if is_conditional(generator):
+            report = evaluate_conditional(generator, samples // 10, seed)
+            notes.append(f"{path}: conditional accuracy, {samples // 10} samples per class\n{report.table()}")
         del row["class share"]
     header = (
         f"{samples} samples per row (noise seed {seed}); features: the project's classifier "

@@ -1,4 +1,4 @@
-"""The three GANs of the course: MLP GAN (02), DCGAN (03) and WGAN-GP (04).
+"""The GANs of the course: MLP GAN (02), DCGAN (03), WGAN-GP (04) and conditional GAN (06).
 
 Every discriminator and critic returns one raw score per image (a logit for the GANs,
 an unbounded value for the critic); losses apply the sigmoid themselves, which is
@@ -11,7 +11,9 @@ import torch
 from torch import nn
 
 IMAGE_SHAPE = (1, 28, 28)
-MODEL_KINDS = ("mlp", "dcgan", "wgan-gp")
+MODEL_KINDS = ("mlp", "dcgan", "wgan-gp", "cgan")
+CONDITIONAL_KINDS = ("cgan",)  # models that take a class label next to the noise or image
+UNCONDITIONAL_KINDS = tuple(kind for kind in MODEL_KINDS if kind not in CONDITIONAL_KINDS)
 
 
 class MLPGenerator(nn.Module):
@@ -79,22 +81,40 @@ class DCGANGenerator(nn.Module):
         return self.upsample(self.project(z))
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` whose mask does not depend on the memory layout of its input.
+
+    For a contiguous input it draws exactly what ``nn.Dropout`` draws; for a channels-last one
+    it still keeps the same elements, so the fast layout trains like the plain one.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return x
+        keep = torch.empty(x.shape, dtype=x.dtype, device=x.device).bernoulli_(1 - self.p)
+        return x * keep.div_(1 - self.p)
+
+
+def conv_features(width: int, dropout: float) -> list[nn.Module]:
+    """Two strided convolutions with LeakyReLU (and dropout): 1x28x28 -> a 2*width*7*7 vector."""
+    drop = Dropout(dropout) if dropout > 0 else nn.Identity()  # Identity keeps layer numbers
+    return [
+        nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
+        nn.LeakyReLU(0.2),
+        drop,
+        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
+        nn.LeakyReLU(0.2),
+        drop,
+        nn.Flatten(),
+    ]
+
+
 class DCGANDiscriminator(nn.Module):
     """Strided convolutions with LeakyReLU (and dropout) -> one score per image."""
 
     def __init__(self, width: int = 64, dropout: float = 0.3) -> None:
         super().__init__()
-        drop = nn.Dropout(dropout) if dropout > 0 else nn.Identity()  # Identity keeps layer numbers
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
-            nn.LeakyReLU(0.2),
-            drop,
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
-            nn.LeakyReLU(0.2),
-            drop,
-            nn.Flatten(),
-            nn.Linear(2 * width * 7 * 7, 1),
-        )
+        self.net = nn.Sequential(*conv_features(width, dropout), nn.Linear(2 * width * 7 * 7, 1))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images).flatten()
@@ -111,9 +131,47 @@ class Critic(DCGANDiscriminator):
         super().__init__(width=width, dropout=0.0)
 
 
+class ConditionalGenerator(DCGANGenerator):
+    """The DCGAN generator fed with the noise joined to a learned embedding of the class label."""
+
+    def __init__(self, latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 32) -> None:
+        super().__init__(latent_dim + embed_dim)
+        self.latent_dim, self.num_classes = latent_dim, num_classes
+        self.embed = nn.Embedding(num_classes, embed_dim)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.from_embedding(z, self.embed(labels))
+
+    def from_embedding(self, z: torch.Tensor, embedding: torch.Tensor) -> torch.Tensor:
+        """Images for label embeddings given directly (e.g. mixed between two classes)."""
+        return super().forward(torch.cat([z, embedding], dim=1))
+
+
+class ProjectionDiscriminator(nn.Module):
+    """DCGAN features h, scored as ``w·h + embed(label)·h`` (Miyato & Koyama, 2018).
+
+    The label picks a direction in feature space; the image is judged real *for that class*
+    by how far its features point that way. Cheaper and stronger than joining the label to
+    the input, because the label acts where the features already mean something.
+    """
+
+    def __init__(self, num_classes: int = 10, width: int = 64, dropout: float = 0.3) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.features = nn.Sequential(*conv_features(width, dropout))
+        self.score = nn.Linear(2 * width * 7 * 7, 1)
+        self.embed = nn.Embedding(num_classes, 2 * width * 7 * 7)
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        h = self.features(images)
+        return self.score(h).flatten() + (self.embed(labels) * h).sum(dim=1)
+
+
 def init_weights(module: nn.Module) -> None:
     """DCGAN-paper initialisation: N(0, 0.02) weights, N(1, 0.02) batch-norm scales."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+    if isinstance(module, nn.Embedding):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         nn.init.normal_(module.weight, 0.0, 0.02)
         if module.bias is not None:
             nn.init.zeros_(module.bias)
@@ -122,21 +180,31 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build_generator(kind: str, latent_dim: int = 100) -> nn.Module:
-    """The generator for a model kind, initialised."""
+def build_generator(kind: str, latent_dim: int = 100, num_classes: int = 10) -> nn.Module:
+    """The generator for a model kind, initialised (``num_classes`` matters for cgan only)."""
     check_kind(kind)
-    generator = MLPGenerator(latent_dim) if kind == "mlp" else DCGANGenerator(latent_dim)
+    if kind == "cgan":
+        generator = ConditionalGenerator(latent_dim, num_classes)
+    else:
+        generator = MLPGenerator(latent_dim) if kind == "mlp" else DCGANGenerator(latent_dim)
     generator.apply(init_weights)
     return generator
 
 
-def build_discriminator(kind: str) -> nn.Module:
+def build_discriminator(kind: str, num_classes: int = 10) -> nn.Module:
     """The discriminator (or, for WGAN-GP, the critic) for a model kind, initialised."""
     check_kind(kind)
-    classes = {"mlp": MLPDiscriminator, "dcgan": DCGANDiscriminator, "wgan-gp": Critic}
-    discriminator = classes[kind]()
+    if kind == "cgan":
+        discriminator = ProjectionDiscriminator(num_classes)
+    else:
+        discriminator = {"mlp": MLPDiscriminator, "dcgan": DCGANDiscriminator, "wgan-gp": Critic}[kind]()
     discriminator.apply(init_weights)
     return discriminator
+
+
+def is_conditional(model: nn.Module) -> bool:
+    """Whether a generator or discriminator takes class labels."""
+    return hasattr(model, "num_classes")
 
 
 def check_kind(kind: str) -> None:

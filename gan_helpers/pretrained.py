@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from gan_helpers.checkpoints import atomic_save, load_weights, read_checkpoint
+from gan_helpers.config import TrainConfig
 from gan_helpers.models import build_generator, check_kind
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -37,14 +38,15 @@ def load_generator(
     With ``kind``, a file that holds another model is refused with an error naming both.
     """
     state = read_checkpoint(path)
-    generator = build_generator(state["kind"], state["config"]["latent_dim"])
+    config = TrainConfig.from_dict(state["config"])
+    generator = build_generator(state["kind"], config.latent_dim, config.num_classes)
     load_weights(generator, state["generator"], state["kind"], kind or state["kind"], path)
     generator.kind = state["kind"]
     return generator.to(device).eval()
 
 
 def load_pretrained(kind: str, device: str | torch.device = "cpu") -> nn.Module:
-    """The shipped generator for ``kind`` ("mlp", "dcgan" or "wgan-gp"), in eval mode."""
+    """The shipped generator for ``kind`` ("mlp", "dcgan", "wgan-gp" or "cgan"), in eval mode."""
     check_kind(kind)
     path = WEIGHTS_DIR / f"{kind}.pt"
     if not path.is_file():

@@ -7,23 +7,78 @@ from torch import nn
 
 
 @torch.no_grad()
-def generate(generator: nn.Module, count: int = 100, seed: int = 0) -> torch.Tensor:
-    """``count`` images in [-1, 1] on the CPU; the same ``seed`` gives the same images."""
+def generate(
+    generator: nn.Module, count: int = 100, seed: int = 0, labels: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``count`` images in [-1, 1] on the CPU; the same ``seed`` gives the same images.
+
+    A conditional generator draws ``labels`` (default: every class equally, in order).
+    """
     if count < 1:
         raise ValueError(f"count = {count}: must be at least 1")
     noise = torch.randn(count, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
-    return generate_from(generator, noise)
+    if labels is None and hasattr(generator, "num_classes"):
+        labels = grid_labels(count, generator.num_classes)
+    return generate_from(generator, noise, labels)
 
 
 @torch.no_grad()
-def generate_from(generator: nn.Module, noise: torch.Tensor) -> torch.Tensor:
-    """The images for given noise, in eval mode (batch norm uses its running statistics)."""
+def generate_from(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | None = None):
+    """The images for given noise (and labels, if conditional), in eval mode."""
     device = next(generator.parameters()).device
+    condition = () if labels is None else (_check_labels(generator, labels, len(noise)).to(device),)
     was_training = generator.training
-    generator.eval()
-    images = generator(noise.to(device)).float().cpu()
+    generator.eval()  # batch norm uses its running statistics
+    images = generator(noise.to(device), *condition).float().cpu()
     generator.train(was_training)
     return images
+
+
+@torch.no_grad()
+def morph_classes(generator: nn.Module, z: torch.Tensor, start: int, end: int, steps: int = 8):
+    """Images for one noise vector ``z`` while the label embedding slides from ``start`` to ``end``."""
+    if not hasattr(generator, "from_embedding"):
+        raise ValueError("morph_classes needs a conditional generator (model 'cgan')")
+    if steps < 2:
+        raise ValueError(f"steps = {steps}: need at least 2")
+    device = next(generator.parameters()).device
+    ends = generator.embed(torch.tensor([start, end], device=device))
+    t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)
+    was_training = generator.training
+    generator.eval()
+    images = generator.from_embedding(z.to(device).expand(steps, -1), (1 - t) * ends[0] + t * ends[1])
+    generator.train(was_training)
+    return images.float().cpu()
+
+
+def grid_labels(count: int, num_classes: int) -> torch.Tensor:
+    """``count`` labels covering the classes in order and equally (rows of a 10x10 grid for 10)."""
+    return torch.arange(count) * num_classes // count
+
+
+def cycled_labels(count: int, num_classes: int) -> torch.Tensor:
+    """Labels 0, 1, ..., num_classes - 1, 0, 1, ...: every stretch of the samples is balanced.
+
+    Metrics that split the samples (the inception score does) need this; grid labels would
+    give each split a single class.
+    """
+    return torch.arange(count) % num_classes
+
+
+def metric_samples(generator: nn.Module, count: int, seed: int = 0) -> torch.Tensor:
+    """``count`` images for measuring a generator: a conditional one draws all classes, cycled."""
+    classes = getattr(generator, "num_classes", None)
+    return generate(generator, count, seed, None if classes is None else cycled_labels(count, classes))
+
+
+def _check_labels(generator: nn.Module, labels: torch.Tensor, count: int) -> torch.Tensor:
+    classes = getattr(generator, "num_classes", None)
+    if classes is None:
+        raise ValueError("this generator is not conditional: call it without labels")
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if labels.shape != (count,) or labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"need {count} labels in 0..{classes - 1}, got shape {tuple(labels.shape)}")
+    return labels
 
 
 def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:

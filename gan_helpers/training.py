@@ -11,9 +11,10 @@ from tqdm.auto import tqdm
 
 from gan_helpers.batches import BatchIterator
 from gan_helpers.checkpoints import save_checkpoint
-from gan_helpers.data import load_fashion_mnist, take_subset
+from gan_helpers.data import load_dataset, take_subset
+from gan_helpers.models import is_conditional
 from gan_helpers.plots import save_grid
-from gan_helpers.runs import Run
+from gan_helpers.runs import Run, memory_format
 from gan_helpers.steps import critic_step, gan_step, wasserstein_generator_step
 
 GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake")
@@ -24,13 +25,42 @@ class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def make_step(run: Run) -> Callable[[torch.Tensor], dict[str, torch.Tensor]]:
-    """The function that trains on one batch, for the run's objective."""
+StepFunction = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use "eager" to stay fast
+
+
+def make_step(run: Run) -> StepFunction:
+    """The function that trains on one batch (images, labels), with the config's fast paths."""
+    return with_fast_paths(run, objective_step(run))
+
+
+def with_fast_paths(run: Run, step: StepFunction) -> StepFunction:
+    """Wrap ``step`` in the options of the config: memory layout, bf16 autocast, torch.compile."""
+    cfg = run.config
+    if cfg.compile:  # in place, so state_dict keys and checkpoints stay the same
+        run.generator.compile(backend=COMPILE_BACKEND)
+        if cfg.model != "wgan-gp":  # the gradient penalty needs a double backward compile cannot do
+            run.discriminator.compile(backend=COMPILE_BACKEND)
+    layout = memory_format(cfg)
+
+    def fast_step(real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+        real = real.contiguous(memory_format=layout)
+        with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
+            return step(real, labels)
+
+    return fast_step
+
+
+def objective_step(run: Run) -> StepFunction:
+    """The plain step for the run's objective: GAN (conditional or not) or WGAN-GP."""
     cfg = run.config
     if cfg.model != "wgan-gp":
-        return lambda real: gan_step(run.generator, run.discriminator, run.opt_g, run.opt_d, real)
+        conditional = is_conditional(run.generator)
+        return lambda real, labels: gan_step(
+            run.generator, run.discriminator, run.opt_g, run.opt_d, real, labels if conditional else None
+        )
 
-    def wgan_gp_step(real: torch.Tensor) -> dict[str, torch.Tensor]:
+    def wgan_gp_step(real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         metrics = critic_step(run.generator, run.discriminator, run.opt_d, real, cfg.gp_weight)
         if (run.step + 1) % cfg.n_critic == 0:  # every n_critic-th batch also moves G
             metrics |= wasserstein_generator_step(
@@ -130,7 +160,7 @@ def train(run: Run, *, on_log: Callable[[Run], None] | None = None, progress: bo
     refresh a live view. Ctrl-C stops after the current batch with a checkpoint saved.
     """
     cfg = run.config
-    data = load_fashion_mnist(cfg.data_root, train=True)
+    data = load_dataset(cfg.dataset, cfg.data_root, train=True)
     if cfg.subset < 1.0:
         data = take_subset(data, cfg.subset, seed=cfg.seed)
     batches = BatchIterator(data, cfg.batch_size, device=run.device, drop_last=True, seed=cfg.seed)
@@ -141,8 +171,8 @@ def train(run: Run, *, on_log: Callable[[Run], None] | None = None, progress: bo
     with StopRequest() as stop, tqdm(total=total, initial=run.step, disable=not progress) as bar:
         while not run.finished:
             bar.set_description(f"{cfg.model} epoch {run.epoch + 1}/{cfg.num_epochs}")
-            for real, _ in batches.batches(run.epoch, start=run.batch):
-                averager.add(step(real))
+            for real, labels in batches.batches(run.epoch, start=run.batch):
+                averager.add(step(real, labels))
                 run.batch, run.step = run.batch + 1, run.step + 1
                 bar.update()
                 if run.step % cfg.log_every == 0:

@@ -7,9 +7,13 @@ new config in ``panel.result``. The next cell trains with ``panel.result``, so a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import ipywidgets as widgets
+import torch
 
 from gan_helpers.config import TrainConfig
+from gan_helpers.datasets import DATASETS
 from gan_helpers.runmode import small_run_overrides
 
 STYLE = {"description_width": "150px"}
@@ -41,6 +45,7 @@ def config_panel(model: str, **overrides) -> widgets.interactive:
         ),
         "subset": widgets.FloatSlider(base.subset, min=0.01, max=1.0, step=0.01, description="share of data"),
         "seed": widgets.IntText(base.seed, description="seed"),
+        "dataset": widgets.Dropdown(options=list(DATASETS), value=base.dataset, description="dataset"),
     }
     if model == "wgan-gp":
         controls["n_critic"] = widgets.IntSlider(base.n_critic, min=1, max=10, description="n_critic")
@@ -57,6 +62,23 @@ def config_panel(model: str, **overrides) -> widgets.interactive:
     return widgets.interactive(make_config, **controls)
 
 
+def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> widgets.interactive:
+    """Pick a class and a noise seed; see ``variants`` garments of that class drawn by ``generator``."""
+    import matplotlib.pyplot as plt
+
+    from gan_helpers.plots import show_grid
+    from gan_helpers.sampling import generate
+
+    def draw(label: int, seed: int) -> None:
+        images = generate(generator, variants, seed=seed, labels=torch.full((variants,), label))
+        show_grid(images, nrow=variants, title=f"{class_names[label]}, seed {seed}")
+        plt.show()
+
+    label = widgets.Dropdown(options=[(name, i) for i, name in enumerate(class_names)], description="class")
+    seed = widgets.IntSlider(0, min=0, max=999, description="noise seed")
+    return widgets.interactive(draw, label=label, seed=seed)
+
+
 def summary(config: TrainConfig) -> str:
     """One line describing a config, for the panel and the logs."""
     text = (
@@ -66,6 +88,8 @@ def summary(config: TrainConfig) -> str:
     )
     if config.model == "wgan-gp":
         text += f", n_critic {config.n_critic}, λ {config.gp_weight:g}"
+    if config.dataset != "fashion-mnist":
+        text += f", dataset {config.dataset}"
     return text
 
 

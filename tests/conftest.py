@@ -7,19 +7,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gan_helpers import data, idx
+from gan_helpers import data, datasets, idx
 
 
-def write_fake_dataset(folder: Path, per_class: int = 3, gz: bool = True) -> Path:
-    """Write the four IDX files of a tiny balanced dataset; returns the folder."""
+def write_fake_dataset(
+    folder: Path, per_class: int = 3, gz: bool = True, spec: datasets.DatasetSpec = data.FASHION
+) -> Path:
+    """Write the four IDX files of a tiny balanced dataset shaped like ``spec``; returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
+    classes = len(spec.class_names)
     for train in (True, False):
-        count = per_class * 10
-        labels = np.repeat(np.arange(10, dtype=np.uint8), per_class)
+        count = per_class * classes
+        labels = np.repeat(np.arange(classes, dtype=np.uint8), per_class)
         images = rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
         images[:, 0, 0] = labels  # lets a test tell images apart by their label
-        image_stem, label_stem = data.FILE_STEMS[train]
+        labels = labels + spec.first_label
+        image_stem, label_stem = spec.file_stems[train]
         suffix = ".gz" if gz else ""
         idx.write_idx(folder / (image_stem + suffix), images)
         idx.write_idx(folder / (label_stem + suffix), labels)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_helpers import data, idx
+from gan_helpers import data, datasets, idx
 from tests.conftest import write_fake_dataset
 
 
@@ -58,10 +58,10 @@ def test_missing_everywhere_names_the_three_ways(tmp_path, small_sizes):
 
 
 def test_failed_download_is_reported(tmp_path, small_sizes, monkeypatch):
-    def offline(root, train):
+    def offline(spec, root, train):
         raise OSError("Name or service not known")
 
-    monkeypatch.setattr(data, "_download", offline)
+    monkeypatch.setattr(datasets, "torchvision_download", offline)
     with pytest.raises(data.DataNotFoundError, match="download failed: Name or service"):
         data.load_fashion_mnist(tmp_path / "data", system_dir=None, download=True)
 

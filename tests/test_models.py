@@ -9,15 +9,21 @@ from torch import nn
 from gan_helpers import models
 
 
+def condition(kind: str, count: int) -> tuple:
+    """The extra label argument conditional models take."""
+    return (torch.arange(count) % 10,) if kind in models.CONDITIONAL_KINDS else ()
+
+
 @pytest.mark.parametrize("kind", models.MODEL_KINDS)
 def test_generator_and_discriminator_shapes(kind):
     torch.manual_seed(0)
     generator = models.build_generator(kind, latent_dim=100)
     discriminator = models.build_discriminator(kind)
-    images = generator(torch.randn(8, 100))
+    images = generator(torch.randn(8, 100), *condition(kind, 8))
     assert images.shape == (8, 1, 28, 28)
     assert images.min() >= -1 and images.max() <= 1  # Tanh output, same range as scaled data
-    assert discriminator(images).shape == (8,)
+    assert discriminator(images, *condition(kind, 8)).shape == (8,)
+    assert models.is_conditional(generator) == (kind in models.CONDITIONAL_KINDS)
 
 
 @pytest.mark.parametrize("kind", models.MODEL_KINDS)
@@ -28,9 +34,34 @@ def test_discriminators_return_unbounded_logits(kind):
         for layer in discriminator.modules():
             if isinstance(layer, nn.Linear) and layer.out_features == 1:
                 layer.bias.fill_(50.0)  # a logit far outside (0, 1)
-    assert (discriminator(torch.zeros(2, 1, 28, 28)) > 1).all()
-    probabilities = models.predict_proba(discriminator, torch.zeros(2, 1, 28, 28))
+    zeros = torch.zeros(2, 1, 28, 28)
+    assert (discriminator(zeros, *condition(kind, 2)) > 1).all()
+    probabilities = torch.sigmoid(discriminator(zeros, *condition(kind, 2)))
     assert ((probabilities > 0.99) & (probabilities <= 1)).all()
+
+
+def test_conditional_generator_draws_different_images_for_different_labels():
+    torch.manual_seed(0)
+    generator = models.build_generator("cgan", num_classes=26).eval()
+    z = torch.randn(1, 100).repeat(26, 1)  # the same noise for every class
+    images = generator(z, torch.arange(26))
+    assert not torch.allclose(images[0], images[1])
+    with pytest.raises(IndexError):
+        generator(z[:1], torch.tensor([26]))  # no class 26 in a 26-class model
+
+
+def test_projection_discriminator_score_is_linear_plus_label_projection():
+    torch.manual_seed(0)
+    discriminator = models.build_discriminator("cgan").eval()
+    images, labels = torch.randn(4, 1, 28, 28), torch.tensor([0, 3, 3, 9])
+    features = discriminator.features(images)
+    projection = (discriminator.embed.weight[labels] * features).sum(1)
+    expected = discriminator.score(features).flatten() + projection
+    torch.testing.assert_close(discriminator(images, labels), expected)
+    with torch.no_grad():
+        discriminator.embed.weight[3] += 1.0  # moving class 3's direction changes class-3 scores only
+    changed = discriminator(images, labels) != expected
+    assert changed.tolist() == [False, True, True, False]
 
 
 def test_critic_has_no_batch_norm_and_no_dropout():

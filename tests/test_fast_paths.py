@@ -1,0 +1,122 @@
+"""Every fast path of the engine trains like the plain path, within tolerance, on the CPU."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F  # noqa: N812
+
+from gan_helpers import training
+from gan_helpers.config import TrainConfig
+from gan_helpers.models import Dropout, build_discriminator, build_generator
+from gan_helpers.runs import new_run
+from gan_helpers.steps import frozen, gan_step
+from gan_helpers.training import make_step
+
+STEPS = 3
+
+
+def losses_and_weights(model: str, **options) -> tuple[list[dict], dict]:
+    """Train ``STEPS`` batches of fixed data with the given config options."""
+    run = new_run(TrainConfig.for_model(model, device="cpu", seed=3, batch_size=16, n_critic=2, **options))
+    step = make_step(run)
+    data = torch.Generator().manual_seed(0)
+    history = []
+    for _ in range(STEPS):
+        real = torch.rand(16, 1, 28, 28, generator=data) * 2 - 1
+        labels = torch.randint(0, 10, (16,), generator=data)
+        history.append({k: v.item() for k, v in step(real, labels).items()})
+        run.step += 1
+    return history, run.generator.state_dict()
+
+
+def assert_close_runs(a, b, rtol: float, atol: float) -> None:
+    """Losses within tolerance; weights too, allowing for Adam's normalised steps.
+
+    Adam moves a weight by up to about lr per step whatever its gradient's size, so where a
+    gradient is ~0 a rounding difference can flip the step: single weights may then differ by
+    up to 2 lr per step, while on average they must agree to the tolerance.
+    """
+    for plain, fast in zip(a[0], b[0], strict=True):
+        assert plain.keys() == fast.keys()
+        for key in plain:
+            assert fast[key] == pytest.approx(plain[key], rel=rtol, abs=atol), key
+    for name, value in a[1].items():
+        difference = (b[1][name].double() - value.double()).abs()
+        assert difference.max() <= 2 * 2e-4 * STEPS + atol, name
+        assert difference.mean() <= atol, name
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan"])
+def test_channels_last_trains_like_the_default_layout(model):
+    plain = losses_and_weights(model, channels_last=False)
+    assert_close_runs(plain, losses_and_weights(model, channels_last=True), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp"])
+def test_bfloat16_autocast_stays_within_tolerance(model):
+    plain = losses_and_weights(model, channels_last=False)
+    assert_close_runs(plain, losses_and_weights(model, amp=True), rtol=5e-2, atol=2e-2)
+
+
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp"])
+def test_compiled_networks_train_like_eager_ones(model, monkeypatch):
+    monkeypatch.setattr(training, "COMPILE_BACKEND", "eager")  # graph capture without codegen: fast
+    plain = losses_and_weights(model)
+    compiled = losses_and_weights(model, compile=True)
+    assert compiled[1].keys() == plain[1].keys()  # checkpoints stay loadable either way
+    assert_close_runs(plain, compiled, rtol=1e-5, atol=1e-6)
+
+
+def textbook_gan_step(generator, discriminator, opt_g, opt_d, real):
+    """The usual loop body, without freezing D in the generator's update."""
+    fake = generator(torch.randn(real.size(0), generator.latent_dim))
+    ones, zeros = torch.ones(real.size(0)), torch.zeros(real.size(0))
+    loss_d = F.binary_cross_entropy_with_logits(discriminator(real), ones)
+    loss_d = loss_d + F.binary_cross_entropy_with_logits(discriminator(fake.detach()), zeros)
+    opt_d.zero_grad()
+    loss_d.backward()
+    opt_d.step()
+    loss_g = F.binary_cross_entropy_with_logits(discriminator(fake), ones)
+    opt_g.zero_grad()
+    loss_g.backward()
+    opt_g.step()
+
+
+def test_freezing_the_discriminator_changes_no_number():
+    results = []
+    for step in (gan_step, textbook_gan_step):
+        torch.manual_seed(0)
+        generator, discriminator = build_generator("dcgan"), build_discriminator("dcgan")
+        opt_g, opt_d = (torch.optim.Adam(m.parameters(), 2e-4) for m in (generator, discriminator))
+        for _ in range(2):
+            step(generator, discriminator, opt_g, opt_d, torch.rand(8, 1, 28, 28) * 2 - 1)
+        results.append((generator.state_dict(), discriminator.state_dict()))
+    for ours, textbook in zip(results[0], results[1], strict=True):
+        for name, value in ours.items():
+            assert torch.equal(value, textbook[name]), name
+    assert all(p.requires_grad for p in discriminator.parameters())
+
+
+def test_frozen_restores_gradients_even_after_an_error():
+    discriminator = build_discriminator("dcgan")
+    with pytest.raises(RuntimeError), frozen(discriminator):
+        assert not any(p.requires_grad for p in discriminator.parameters())
+        raise RuntimeError("boom")
+    assert all(p.requires_grad for p in discriminator.parameters())
+
+
+def test_dropout_mask_is_that_of_nn_dropout_whatever_the_layout():
+    x = torch.randn(4, 8, 7, 7)
+    outputs = []
+    for module, tensor in ((torch.nn.Dropout(0.3), x), (Dropout(0.3), x),
+                           (Dropout(0.3), x.contiguous(memory_format=torch.channels_last))):  # fmt: skip
+        torch.manual_seed(1)
+        outputs.append(module(tensor))
+    assert torch.equal(outputs[0], outputs[1]) and torch.equal(outputs[0], outputs[2])
+    assert Dropout(0.3).eval()(x) is x
+
+
+def test_fast_path_flags_are_validated():
+    with pytest.raises(ValueError, match="channels_last"):
+        TrainConfig(channels_last="yes")
