@@ -2,8 +2,10 @@
 
 torchvision dataset with ToTensor + Normalize applied image by image, a shuffling DataLoader,
 a fresh `.to(device)` per batch, and `.item()` on every loss at every step for logging. The
-networks are the project's own (same layers, same sizes), so any difference in speed comes from
-the loop around them.
+networks are the project's own (same layers, same sizes, same initial weights), except that the
+textbook's `nn.Dropout` and `nn.LeakyReLU` replace the project's faster versions of them
+(`models.Dropout`, `models.PenaltyLeakyReLU`): any difference in speed comes from the loop and
+from those two layers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,20 @@ def textbook_loader(batch_size: int) -> DataLoader:
     return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
 
 
+def with_textbook_layers(model: nn.Module) -> nn.Module:
+    """Swap the project's faster layers for the textbook's ``nn.Dropout`` and ``nn.LeakyReLU`` (in place)."""
+    for name, child in list(model.named_modules(remove_duplicate=False)):  # a layer may sit in two places
+        if isinstance(child, nn.Dropout) and type(child) is not nn.Dropout:
+            plain = nn.Dropout(child.p)
+        elif isinstance(child, nn.LeakyReLU) and type(child) is not nn.LeakyReLU:
+            plain = nn.LeakyReLU(child.negative_slope)
+        else:
+            continue
+        parent, _, attribute = name.rpartition(".")
+        setattr(model.get_submodule(parent), attribute, plain)
+    return model
+
+
 class TextbookGAN:
     """MLP GAN or DCGAN (non-saturating loss) or WGAN-GP, trained the textbook way."""
 
@@ -36,7 +52,7 @@ class TextbookGAN:
         self.config = TrainConfig.for_model(model, device=device, batch_size=batch_size)
         self.device = device
         self.generator = build_generator(model).to(device)
-        self.discriminator = build_discriminator(model).to(device)
+        self.discriminator = with_textbook_layers(build_discriminator(model)).to(device)
         cfg = self.config
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas)

@@ -1,11 +1,14 @@
 """Training images per second: the textbook loop (benchmarks/reference.py) against our engine.
 
     python benchmarks/throughput.py [--device cpu|cuda] [--steps N] [--repeats R] [--models ...]
+    python benchmarks/throughput.py --amp            # adds a row for ours with bf16 autocast
 
-Each (model, loop) pair runs in its own process, so its peak memory is its own; both see the
-same device, architecture and batch size. After warm-up steps, R repeats of N steps are
-timed; the table gives the median images/s with the spread (min-max), the time of one epoch of
-60,000 images at that rate, peak memory, and the ratio ours/reference.
+Each (model, loop) pair lives in its own process, so its peak memory is its own, and all of a
+model's loops see the same device, architecture and batch size. The loops take turns: repeat r
+times N steps of the reference, then of ours, then the next repeat. A machine whose speed drifts
+(a shared or throttled one) then slows both alike, and the ratio of each pair stays fair. The
+table gives the median images/s with its spread (min-max), the time of one epoch of 60,000
+images at that rate, peak memory, and the median of the per-repeat ratios ours/reference.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from gan_helpers.runs import new_run
 from gan_helpers.training import MetricAverager, make_step
 
 TRAIN_IMAGES = 60_000
+FLAGS = ("amp", "compile", "channels_last")  # options of ours that get a row of their own
 
 
 class Engine:
@@ -58,52 +62,77 @@ class Engine:
                 self.averager.pop()  # the one host sync of the window, as in train()
 
 
-def measure(loop: str, model: str, args: argparse.Namespace) -> dict:
-    """Time ``repeats`` x ``steps`` training steps of one loop (in this process)."""
+def loops(args: argparse.Namespace) -> list[str]:
+    """'reference', 'ours' (the defaults), and 'ours+flag+...' when flags were given."""
+    chosen = [flag for flag in FLAGS if getattr(args, flag)]
+    return ["reference", "ours"] + (["+".join(["ours", *chosen])] if chosen else [])
+
+
+def serve(loop: str, model: str, args: argparse.Namespace) -> None:
+    """Worker process: build and warm up one loop, then time the step counts read from stdin."""
     if loop == "reference":
         from benchmarks.reference import TextbookGAN
 
         trainer = TextbookGAN(model, args.device, args.batch_size)
     else:
-        trainer = Engine(model, args.device, args.batch_size, amp=args.amp, compile=args.compile)
+        options = {flag: flag in loop.split("+") for flag in FLAGS}
+        trainer = Engine(model, args.device, args.batch_size, **options)
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     trainer.train_steps(args.warmup)
     sync()
     if args.device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    seconds = []
-    for _ in range(args.repeats):
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if line.strip() == "done":
+            break
         start = time.perf_counter()
-        trainer.train_steps(args.steps)
+        trainer.train_steps(int(line))
         sync()
-        seconds.append(time.perf_counter() - start)
+        print(time.perf_counter() - start, flush=True)
     if args.device == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux -> MiB
-    return {"images_per_s": [args.steps * args.batch_size / s for s in seconds], "peak_mib": peak}
+    print(json.dumps({"peak_mib": peak}), flush=True)
 
 
-def run_isolated(loop: str, model: str, argv: list[str]) -> dict:
-    command = [sys.executable, __file__, *argv, "--worker", loop, model]
-    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads(output.strip().splitlines()[-1])
+def measure_model(model: str, argv: list[str], args: argparse.Namespace) -> dict[str, dict]:
+    """Start one worker per loop (one after the other), then time them in turns."""
+    workers = {}
+    for loop in loops(args):
+        command = [sys.executable, __file__, *argv, "--worker", loop, model]
+        worker = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        workers[loop] = worker
+        if worker.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"the {loop} worker for {model} failed to start (see its error above)")
+    rates = {loop: [] for loop in workers}
+    for _ in range(args.repeats):
+        for loop, worker in workers.items():
+            worker.stdin.write(f"{args.steps}\n")
+            worker.stdin.flush()
+            rates[loop].append(args.steps * args.batch_size / float(worker.stdout.readline()))
+    results = {}
+    for loop, worker in workers.items():
+        output, _ = worker.communicate("done\n")
+        results[loop] = {"images_per_s": rates[loop], **json.loads(output.strip().splitlines()[-1])}
+    return results
 
 
 def report(results: dict, args: argparse.Namespace) -> str:
     memory = "GPU peak MiB" if args.device == "cuda" else "RSS peak MiB"
     header = ("model", "loop", "images/s", "spread", "epoch s", memory, "ours/ref")
-    widths = ("<9", "<11", ">10", ">19", ">9", ">14", ">10")
+    widths = ("<9", "<15", ">10", ">17", ">9", ">14", ">10")
     lines = ["".join(f"{h:{w}}" for h, w in zip(header, widths, strict=True))]
-    for model in args.models:
-        rates = {}
-        for loop in ("reference", "ours"):
-            result = results[model][loop]
-            rate = statistics.median(result["images_per_s"])
-            rates[loop] = rate
-            spread = f"{min(result['images_per_s']):,.0f}-{max(result['images_per_s']):,.0f}"
-            ratio = f"{rate / rates['reference']:.2f}x" if loop == "ours" else ""
-            lines.append(f"{model:<9}{loop:<11}{rate:>10,.0f}{spread:>19}{TRAIN_IMAGES / rate:>9.1f}"
+    for model, by_loop in results.items():
+        reference = by_loop["reference"]["images_per_s"]
+        for loop, result in by_loop.items():
+            rates = result["images_per_s"]
+            rate = statistics.median(rates)
+            spread = f"{min(rates):,.0f}-{max(rates):,.0f}"
+            pairs = [ours / ref for ours, ref in zip(rates, reference, strict=True)]
+            ratio = f"{statistics.median(pairs):.2f}x" if loop != "reference" else ""
+            lines.append(f"{model:<9}{loop:<15}{rate:>10,.0f}{spread:>17}{TRAIN_IMAGES / rate:>9.1f}"
                          f"{result['peak_mib']:>14,.0f}{ratio:>10}")  # fmt: skip
     return "\n".join(lines)
 
@@ -113,18 +142,21 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     default_device = "cuda" if torch.cuda.is_available() else "cpu"
     parser.add_argument("--device", choices=("cpu", "cuda"), default=default_device)
     parser.add_argument("--steps", type=int, help="timed steps per repeat (default 20 on CPU, 200 on CUDA)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--models", nargs="+", default=["mlp", "dcgan", "wgan-gp"])
-    parser.add_argument("--amp", action="store_true", help="ours: bfloat16 autocast")
-    parser.add_argument("--compile", action="store_true", help="ours: torch.compile the networks")
+    parser.add_argument("--amp", action="store_true", help="add a row: ours with bfloat16 autocast")
+    parser.add_argument("--compile", action="store_true", help="add a row: ours with torch.compile")
+    parser.add_argument("--channels-last", action="store_true", help="add a row: ours in NHWC layout")
     parser.add_argument("--worker", nargs=2, metavar=("LOOP", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.steps = args.steps or (200 if args.device == "cuda" else 20)
     for name in ("steps", "repeats", "batch_size"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device is visible to torch")
     return args
 
 
@@ -132,16 +164,13 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     args = parse(argv)
     if args.worker:
-        print(json.dumps(measure(*args.worker, args)))
+        serve(*args.worker, args)
         return
     device = torch.cuda.get_device_name() if args.device == "cuda" else platform.machine()
     print(f"device: {args.device} ({device}), torch {torch.__version__}, {torch.get_num_threads()} threads; "
-          f"batch {args.batch_size}, {args.warmup} warm-up + {args.repeats} x {args.steps} timed steps"
-          + (", ours with --amp" if args.amp else "") + (", ours with --compile" if args.compile else ""),
-          flush=True)  # fmt: skip
-    results = {model: {loop: run_isolated(loop, model, argv) for loop in ("reference", "ours")}
-               for model in args.models}  # fmt: skip
-    print(report(results, args))
+          f"batch {args.batch_size}, {args.warmup} warm-up + {args.repeats} x {args.steps} timed steps, "
+          "loops in turns", flush=True)  # fmt: skip
+    print(report({model: measure_model(model, argv, args) for model in args.models}, args))
 
 
 if __name__ == "__main__":

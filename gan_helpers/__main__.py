@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--log-every", type=int, help="batches between history entries")
     train.add_argument("--resume", metavar="PATH", help="continue from a checkpoint.pt")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
+    for flag, what in (("--amp", "bfloat16 autocast"), ("--compile", "torch.compile the networks"),
+                       ("--channels-last", "NHWC memory layout")):  # fmt: skip
+        train.add_argument(flag, action="store_true", default=None, help=f"speed: {what} (see benchmarks/)")
     export = commands.add_parser(
         "export", help="keep only the generator of a checkpoint, in fp16 (for shipping)"
     )
@@ -81,7 +84,8 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "betas": "betas", "latent_dim": "latent_dim", "n_critic": "n_critic",
         "gp_weight": "gp_weight", "seed": "seed", "device": "device", "subset": "subset",
         "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
-        "log_every": "log_every", "dataset": "dataset",
+        "log_every": "log_every", "dataset": "dataset", "amp": "amp", "compile": "compile",
+        "channels_last": "channels_last",
     }  # fmt: skip
     values = {field: getattr(args, arg) for arg, field in names.items()}
     if args.lr is not None:

@@ -7,13 +7,31 @@ import re
 from benchmarks import throughput
 
 
+def rate_and_ratio(line: str) -> tuple[float, float | None]:
+    ratio = re.search(r"([\d.]+)x$", line)
+    return float(line.split()[2].replace(",", "")), (float(ratio.group(1)) if ratio else None)
+
+
 def test_benchmark_prints_reference_ours_and_ratio(capsys):
-    throughput.main(["--device", "cpu", "--models", "mlp", "--steps", "1", "--repeats", "2", "--warmup", "1"])
+    argv = ["--device", "cpu", "--models", "mlp", "--steps", "1", "--repeats", "1", "--warmup", "1"]
+    throughput.main([*argv, "--channels-last"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("device: cpu")
-    reference = next(line for line in lines if line.startswith("mlp") and "reference" in line)
-    ours = next(line for line in lines if line.startswith("mlp") and "ours" in line)
-    rate_reference, rate_ours = (float(line.split()[2].replace(",", "")) for line in (reference, ours))
-    ratio = float(re.search(r"([\d.]+)x$", ours).group(1))
-    assert rate_reference > 0 and rate_ours > 0
-    assert abs(ratio - rate_ours / rate_reference) < 0.01 * ratio + 0.01
+    rows = {line.split()[1]: rate_and_ratio(line) for line in lines[2:]}
+    assert list(rows) == ["reference", "ours", "ours+channels_last"]  # a row for the flagged variant
+    reference = rows["reference"][0]
+    for rate, ratio in list(rows.values())[1:]:
+        assert rate > 0 and abs(ratio - rate / reference) < 0.01 * ratio + 0.01  # one repeat: one pair
+
+
+def test_reference_uses_the_textbook_layers():
+    from torch import nn
+
+    from benchmarks.reference import with_textbook_layers
+    from gan_helpers.models import build_discriminator
+
+    layers = list(with_textbook_layers(build_discriminator("dcgan")).modules())
+    dropouts = [(type(layer), layer.p) for layer in layers if isinstance(layer, nn.Dropout)]
+    assert dropouts == [(nn.Dropout, 0.3), (nn.Dropout, 0.3)]
+    layers = list(with_textbook_layers(build_discriminator("wgan-gp")).modules())
+    assert [type(layer) for layer in layers if isinstance(layer, nn.LeakyReLU)] == [nn.LeakyReLU] * 2

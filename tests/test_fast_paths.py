@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
 from gan_helpers import training
 from gan_helpers.config import TrainConfig
-from gan_helpers.models import Dropout, build_discriminator, build_generator
+from gan_helpers.losses import critic_loss, gradient_penalty
+from gan_helpers.models import Dropout, PenaltyLeakyReLU, build_discriminator, build_generator
 from gan_helpers.runs import new_run
 from gan_helpers.steps import frozen, gan_step
 from gan_helpers.training import make_step
@@ -106,17 +109,53 @@ def test_frozen_restores_gradients_even_after_an_error():
     assert all(p.requires_grad for p in discriminator.parameters())
 
 
-def test_dropout_mask_is_that_of_nn_dropout_whatever_the_layout():
-    x = torch.randn(4, 8, 7, 7)
-    outputs = []
-    for module, tensor in ((torch.nn.Dropout(0.3), x), (Dropout(0.3), x),
-                           (Dropout(0.3), x.contiguous(memory_format=torch.channels_last))):  # fmt: skip
-        torch.manual_seed(1)
-        outputs.append(module(tensor))
-    assert torch.equal(outputs[0], outputs[1]) and torch.equal(outputs[0], outputs[2])
-    assert Dropout(0.3).eval()(x) is x
+def test_dropout_drops_a_share_p_whatever_the_layout():
+    x = torch.randn(64, 8, 14, 14) + 5  # no zeros of its own
+    dropout = Dropout(0.3)
+    torch.manual_seed(1)
+    out = dropout(x)
+    torch.manual_seed(1)
+    assert torch.equal(out, dropout(x.contiguous(memory_format=torch.channels_last)))  # same elements
+    kept = out != 0
+    assert abs(1 - kept.float().mean().item() - 0.3) < 0.005  # 100,352 draws: 4 standard deviations
+    assert torch.allclose(out[kept], x[kept] / 0.7)  # survivors scaled so the mean is unchanged
+    assert not torch.equal(out, dropout(x))  # a fresh mask each call
+    assert dropout.eval()(x) is x and Dropout(0.0)(x) is x
 
 
 def test_fast_path_flags_are_validated():
     with pytest.raises(ValueError, match="channels_last"):
         TrainConfig(channels_last="yes")
+
+
+def critic_update(critic: torch.nn.Module) -> tuple[torch.Tensor, list[torch.Tensor], int]:
+    """Loss, weight gradients and the number of convolution backward passes of one critic update."""
+    data = torch.Generator().manual_seed(0)
+    real, fake = (torch.rand(8, 1, 28, 28, generator=data) * 2 - 1 for _ in range(2))
+    torch.manual_seed(0)  # the same interpolation weights for both critics
+    with torch.profiler.profile() as profile:
+        loss = critic_loss(critic(real), critic(fake)) + 10 * gradient_penalty(critic, real, fake)
+        loss.backward()
+    passes = sum(e.count for e in profile.key_averages() if e.key == "aten::convolution_backward")
+    return loss.detach(), [p.grad for p in critic.parameters()], passes
+
+
+def test_penalty_leaky_relu_gives_the_same_update_with_one_backward_pass_less():
+    critic = build_discriminator("wgan-gp")
+    textbook = copy.deepcopy(critic)
+    for index, layer in enumerate(textbook.net):
+        if isinstance(layer, PenaltyLeakyReLU):
+            textbook.net[index] = torch.nn.LeakyReLU(layer.negative_slope)
+    loss, grads, passes = critic_update(critic)
+    textbook_loss, textbook_grads, textbook_passes = critic_update(textbook)
+    assert torch.equal(loss, textbook_loss)
+    assert all(torch.allclose(a, b, rtol=1e-5, atol=1e-7) for a, b in zip(grads, textbook_grads, strict=True))
+    assert passes == textbook_passes - 1  # the zeros sent back through the 7x7 convolution are gone
+
+
+def test_penalty_leaky_relu_has_correct_first_and_second_derivatives():
+    x = (torch.rand(20, dtype=torch.float64) + 0.1) * torch.tensor([1.0, -1.0]).repeat(10)  # away from 0
+    x.requires_grad_(True)
+    layer = PenaltyLeakyReLU(0.2)
+    assert torch.autograd.gradcheck(layer, (x,)) and torch.autograd.gradgradcheck(layer, (x,))
+    assert torch.equal(layer(x), F.leaky_relu(x, 0.2))

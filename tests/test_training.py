@@ -163,3 +163,12 @@ def test_history_series_stay_aligned_when_a_window_has_no_generator_step(data_ro
     assert set(lengths.values()) == {6}
     generator_steps = [v == v for v in run.history["loss_g"]]  # NaN != NaN
     assert generator_steps == [False, False, False, False, True, False]
+
+
+def test_speed_flags_of_the_command_reach_the_config_only_when_given():
+    from gan_helpers.__main__ import build_parser, config_from_args
+
+    given = config_from_args(build_parser().parse_args(["train", "dcgan", "--amp", "--channels-last"]))
+    assert given["amp"] is True and given["channels_last"] is True and "compile" not in given
+    plain = config_from_args(build_parser().parse_args(["train", "dcgan"]))
+    assert not {"amp", "compile", "channels_last"} & set(plain)
