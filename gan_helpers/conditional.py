@@ -13,8 +13,8 @@ import torch
 from torch import nn
 
 from gan_helpers import metrics
-from gan_helpers.classifier import load_classifier, predict
-from gan_helpers.data import load_fashion_mnist, take_subset
+from gan_helpers.classifier import predict
+from gan_helpers.data import CLASS_NAMES
 from gan_helpers.evaluation import Reference
 from gan_helpers.sampling import generate
 
@@ -56,23 +56,29 @@ def conditional_accuracy(predicted: torch.Tensor, requested: torch.Tensor, num_c
 
 
 def evaluate_conditional(
-    generator: nn.Module, per_class: int = 1000, seed: int = 0, device: str | torch.device = "cpu"
+    generator: nn.Module,
+    per_class: int = 1000,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    reference: Reference | None = None,
 ) -> ConditionalReport:
-    """Accuracy and FD for each class of a Fashion-MNIST conditional generator."""
+    """Accuracy and FD for each class of a Fashion-MNIST conditional generator.
+
+    ``reference`` (default: ``10 * per_class`` training images, seed ``seed``) supplies the
+    classifier and the real images of each class.
+    """
     if getattr(generator, "num_classes", None) != 10:
         raise ValueError("evaluate_conditional needs a conditional generator trained on Fashion-MNIST")
     if per_class < 2:
         raise ValueError(f"per_class = {per_class}: need at least 2 samples of each class")
+    reference = reference or Reference.build(count=min(60_000, 10 * per_class), seed=seed, device=device)
     requested = requested_labels(10, per_class)
-    images = generate(generator.to(device), len(requested), seed, requested)
-    classifier = load_classifier(device=device)
-    accuracy = conditional_accuracy(predict(classifier, images, device).argmax(1), requested, 10)
-    count = min(60_000, 10 * per_class)
-    reference = Reference.build(count=count, seed=seed, device=device)  # features of this subset:
-    real = take_subset(load_fashion_mnist(train=True), count, seed=seed)  # same seed, same images
-    fake_features = reference.features(images)
+    images = generate(generator.to(reference.device), len(requested), seed, requested)
+    predicted = predict(reference.classifier, images, reference.device).argmax(1)
+    accuracy = conditional_accuracy(predicted, requested, 10)
+    fake_features, real_labels = reference.features(images), reference.train_labels
     distance = [
-        metrics.frechet_distance(fake_features[requested == c], reference.train_features[real.labels == c])
+        metrics.frechet_distance(fake_features[requested == c], reference.train_features[real_labels == c])
         for c in range(10)
     ]
-    return ConditionalReport(real.class_names, accuracy, distance, per_class)
+    return ConditionalReport(CLASS_NAMES, accuracy, distance, per_class)

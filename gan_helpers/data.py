@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_helpers import idx
+from gan_helpers import datasets, idx
 from gan_helpers.datasets import DATASETS, DatasetSpec, get_spec
 from gan_helpers.paths import DATA_DIR
 
@@ -102,7 +102,7 @@ def _fetch(spec: DatasetSpec, raw_dir: Path, system_dir, download: bool, train: 
     problem = "download disabled"
     if download:
         try:
-            spec.download(raw_dir.parent.parent, train)
+            datasets.torchvision_download(spec, raw_dir.parent.parent, train)
             return
         except Exception as error:  # any network or HTTP failure ends up in the message below
             problem = f"download failed: {error}"

@@ -33,12 +33,9 @@ class DatasetSpec:
     debian_package: str = ""
     torchvision_options: dict = field(default_factory=dict)
 
-    def download(self, root: Path, train: bool) -> None:
-        """torchvision's download into ``<root>/<folder>/raw`` (needs the internet)."""
-        torchvision_download(self, root, train)
-
 
 def torchvision_download(spec: DatasetSpec, root: Path, train: bool) -> None:
+    """torchvision's download into ``<root>/<folder>/raw`` (needs the internet)."""
     import torchvision.datasets
 
     dataset_class = getattr(torchvision.datasets, spec.folder)

@@ -21,6 +21,7 @@ class Reference:
 
     classifier: nn.Module
     train_features: torch.Tensor
+    train_labels: torch.Tensor  # the classes of those images, for per-class comparisons
     count: int
     device: torch.device
     scale: float = 1.0  # divides all features: the training features' root-mean-square entry
@@ -36,7 +37,7 @@ class Reference:
         train = take_subset(load_fashion_mnist(train=True), count, seed=seed)
         features = extract_features(classifier, train.images, device)
         scale = features.square().mean().sqrt().item()
-        return cls(classifier, features / scale, count, torch.device(device), scale)
+        return cls(classifier, features / scale, train.labels, count, torch.device(device), scale)
 
 
 def evaluate_images(images: torch.Tensor, reference: Reference) -> dict[str, float]:
@@ -121,7 +122,7 @@ def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, incep
             value, note = inception_fid(real, metric_samples(generator, samples, seed))
             notes.append(f"{path}: {note}" + (f" = {value:.2f}" if value is not None else ""))
         if is_conditional(generator):
-            report = evaluate_conditional(generator, samples // 10, seed)
+            report = evaluate_conditional(generator, samples // 10, seed, reference=reference)
             notes.append(f"{path}: conditional accuracy, {samples // 10} samples per class\n{report.table()}")
         del row["class share"]
     header = (

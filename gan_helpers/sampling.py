@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 from torch import nn
+
+from gan_helpers.models import is_conditional
 
 
 @torch.no_grad()
@@ -17,7 +21,7 @@ def generate(
     if count < 1:
         raise ValueError(f"count = {count}: must be at least 1")
     noise = torch.randn(count, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
-    if labels is None and hasattr(generator, "num_classes"):
+    if labels is None and is_conditional(generator):
         labels = grid_labels(count, generator.num_classes)
     return generate_from(generator, noise, labels)
 
@@ -27,11 +31,8 @@ def generate_from(generator: nn.Module, noise: torch.Tensor, labels: torch.Tenso
     """The images for given noise (and labels, if conditional), in eval mode."""
     device = next(generator.parameters()).device
     condition = () if labels is None else (_check_labels(generator, labels, len(noise)).to(device),)
-    was_training = generator.training
-    generator.eval()  # batch norm uses its running statistics
-    images = generator(noise.to(device), *condition).float().cpu()
-    generator.train(was_training)
-    return images
+    with eval_mode(generator):
+        return generator(noise.to(device), *condition).float().cpu()
 
 
 @torch.no_grad()
@@ -44,11 +45,20 @@ def morph_classes(generator: nn.Module, z: torch.Tensor, start: int, end: int, s
     device = next(generator.parameters()).device
     ends = generator.embed(torch.tensor([start, end], device=device))
     t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)
+    with eval_mode(generator):
+        images = generator.from_embedding(z.to(device).expand(steps, -1), (1 - t) * ends[0] + t * ends[1])
+    return images.float().cpu()
+
+
+@contextmanager
+def eval_mode(generator: nn.Module):
+    """Eval mode inside (batch norm uses its running statistics), the previous mode after."""
     was_training = generator.training
     generator.eval()
-    images = generator.from_embedding(z.to(device).expand(steps, -1), (1 - t) * ends[0] + t * ends[1])
-    generator.train(was_training)
-    return images.float().cpu()
+    try:
+        yield generator
+    finally:
+        generator.train(was_training)
 
 
 def grid_labels(count: int, num_classes: int) -> torch.Tensor:
@@ -67,14 +77,14 @@ def cycled_labels(count: int, num_classes: int) -> torch.Tensor:
 
 def metric_samples(generator: nn.Module, count: int, seed: int = 0) -> torch.Tensor:
     """``count`` images for measuring a generator: a conditional one draws all classes, cycled."""
-    classes = getattr(generator, "num_classes", None)
-    return generate(generator, count, seed, None if classes is None else cycled_labels(count, classes))
+    labels = cycled_labels(count, generator.num_classes) if is_conditional(generator) else None
+    return generate(generator, count, seed, labels)
 
 
 def _check_labels(generator: nn.Module, labels: torch.Tensor, count: int) -> torch.Tensor:
-    classes = getattr(generator, "num_classes", None)
-    if classes is None:
+    if not is_conditional(generator):
         raise ValueError("this generator is not conditional: call it without labels")
+    classes = generator.num_classes
     labels = torch.as_tensor(labels, dtype=torch.long)
     if labels.shape != (count,) or labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"need {count} labels in 0..{classes - 1}, got shape {tuple(labels.shape)}")
