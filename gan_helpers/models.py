@@ -258,6 +258,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def predict_proba(discriminator: nn.Module, images: torch.Tensor) -> torch.Tensor:
-    """The discriminator's probability that each image is real: sigmoid of its logit."""
-    return torch.sigmoid(discriminator(images))
+def predict_proba(discriminator: nn.Module, images: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
+    """The discriminator's probability that each image is real (for ``labels``, if conditional)."""
+    return torch.sigmoid(discriminator(images, *labels))
