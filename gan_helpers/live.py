@@ -44,9 +44,12 @@ class LiveView:
 
 
 def figure(run: Run):
-    """Samples of the fixed noise (left) and the loss curves (right)."""
+    """The 10x10 grid of the fixed noise, as saved each epoch (left), and the loss curves (right).
+
+    All 100 samples, 10 to a row: a conditional GAN's rows are then its classes.
+    """
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 1.4]})
-    show_grid(run.samples()[:64], nrow=8, ax=left, title=f"samples at batch {run.step}")
+    show_grid(run.samples(), nrow=10, ax=left, title=f"samples at batch {run.step}")
     if run.history.get("step"):
         plot_history(run.history, loss_keys(run.config.model)[0], ax=right, title="losses")
     fig.tight_layout()

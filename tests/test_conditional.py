@@ -60,3 +60,16 @@ def test_metrics_of_a_conditional_generator_see_every_class_in_every_split():
     row = evaluate_generator(generator, Reference.build(count=200), count=200)
     assert row["IS"] > 4 and row["class entropy"] > 3.2
     assert cycled_labels(12, 5).tolist() == [0, 1, 2, 3, 4, 0, 1, 2, 3, 4, 0, 1]
+
+
+def test_live_view_shows_the_whole_grid_one_class_per_row():
+    from gan_helpers.config import TrainConfig
+    from gan_helpers.live import figure
+    from gan_helpers.plots import to_grid
+    from gan_helpers.runs import new_run
+
+    run = new_run(TrainConfig.for_model("cgan", device="cpu"))
+    fig = figure(run)
+    shown = fig.axes[0].get_images()[0].get_array()
+    assert shown.shape[:2] == to_grid(run.samples(), nrow=10).shape[1:]  # 10 x 10 tiles, not 8 x 8
+    assert run.samples().shape[0] == 100 and grid_labels(100, 10)[::10].tolist() == list(range(10))
