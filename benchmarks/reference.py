@@ -4,8 +4,8 @@ torchvision dataset with ToTensor + Normalize applied image by image, a shufflin
 a fresh `.to(device)` per batch, and `.item()` on every loss at every step for logging. The
 networks are the project's own (same layers, same sizes, same initial weights), except that the
 textbook's `nn.Dropout` and `nn.LeakyReLU` replace the project's faster versions of them
-(`models.Dropout`, `models.PenaltyLeakyReLU`): any difference in speed comes from the loop and
-from those two layers.
+(`models.Dropout`, `models.PenaltyLeakyReLU`) and the generator keeps the default memory layout
+(no `nhwc_on_cpu`): any difference in speed comes from the loop and those layers.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def textbook_loader(batch_size: int) -> DataLoader:
 
 
 def with_textbook_layers(model: nn.Module) -> nn.Module:
-    """Swap the project's faster layers for the textbook's ``nn.Dropout`` and ``nn.LeakyReLU`` (in place)."""
+    """Swap the project's faster layers for the textbook's: ``nn.Dropout``, ``nn.LeakyReLU``, no NHWC."""
     for name, child in list(model.named_modules(remove_duplicate=False)):  # a layer may sit in two places
         if isinstance(child, nn.Dropout) and type(child) is not nn.Dropout:
             plain = nn.Dropout(child.p)
@@ -41,6 +41,8 @@ def with_textbook_layers(model: nn.Module) -> nn.Module:
             continue
         parent, _, attribute = name.rpartition(".")
         setattr(model.get_submodule(parent), attribute, plain)
+    if hasattr(model, "nhwc_on_cpu"):
+        model.nhwc_on_cpu = False  # the generator keeps the default layout
     return model
 
 
@@ -51,7 +53,7 @@ class TextbookGAN:
         torch.manual_seed(seed)
         self.config = TrainConfig.for_model(model, device=device, batch_size=batch_size)
         self.device = device
-        self.generator = build_generator(model).to(device)
+        self.generator = with_textbook_layers(build_generator(model)).to(device)
         self.discriminator = with_textbook_layers(build_discriminator(model)).to(device)
         cfg = self.config
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas)

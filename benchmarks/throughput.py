@@ -2,6 +2,7 @@
 
     python benchmarks/throughput.py [--device cpu|cuda] [--steps N] [--repeats R] [--models ...]
     python benchmarks/throughput.py --amp            # adds a row for ours with bf16 autocast
+    python benchmarks/throughput.py --device cuda --no-cuda-graphs   # adds a row: kernels launched one by one
 
 Each (model, loop) pair lives in its own process, so its peak memory is its own, and all of a
 model's loops see the same device, architecture and batch size. The loops take turns: repeat r
@@ -63,9 +64,10 @@ class Engine:
 
 
 def loops(args: argparse.Namespace) -> list[str]:
-    """'reference', 'ours' (the defaults), and 'ours+flag+...' when flags were given."""
+    """'reference', 'ours' (the defaults), 'ours+flag+...' when flags were given, 'ours-graphs'."""
     chosen = [flag for flag in FLAGS if getattr(args, flag)]
-    return ["reference", "ours"] + (["+".join(["ours", *chosen])] if chosen else [])
+    extra = ["+".join(["ours", *chosen])] if chosen else []
+    return ["reference", "ours"] + extra + (["ours-graphs"] if args.no_cuda_graphs else [])
 
 
 def serve(loop: str, model: str, args: argparse.Namespace) -> None:
@@ -76,7 +78,7 @@ def serve(loop: str, model: str, args: argparse.Namespace) -> None:
         trainer = TextbookGAN(model, args.device, args.batch_size)
     else:
         options = {flag: flag in loop.split("+") for flag in FLAGS}
-        trainer = Engine(model, args.device, args.batch_size, **options)
+        trainer = Engine(model, args.device, args.batch_size, cuda_graphs=loop != "ours-graphs", **options)
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     trainer.train_steps(args.warmup)
     sync()
@@ -149,6 +151,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--amp", action="store_true", help="add a row: ours with bfloat16 autocast")
     parser.add_argument("--compile", action="store_true", help="add a row: ours with torch.compile")
     parser.add_argument("--channels-last", action="store_true", help="add a row: ours in NHWC layout")
+    parser.add_argument("--no-cuda-graphs", action="store_true", help="add a row: ours without CUDA graphs")
     parser.add_argument("--worker", nargs=2, metavar=("LOOP", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.steps = args.steps or (200 if args.device == "cuda" else 20)

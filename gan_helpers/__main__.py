@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     for flag, what in (("--amp", "bfloat16 autocast"), ("--compile", "torch.compile the networks"),
                        ("--channels-last", "NHWC memory layout")):  # fmt: skip
         train.add_argument(flag, action="store_true", default=None, help=f"speed: {what} (see benchmarks/)")
+    train.add_argument(
+        "--no-cuda-graphs", dest="cuda_graphs", action="store_false", default=None,
+        help="on a GPU, launch each kernel from Python instead of replaying CUDA graphs",
+    )  # fmt: skip
     export = commands.add_parser(
         "export", help="keep only the generator of a checkpoint, in fp16 (for shipping)"
     )
@@ -85,7 +89,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "gp_weight": "gp_weight", "seed": "seed", "device": "device", "subset": "subset",
         "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
         "log_every": "log_every", "dataset": "dataset", "amp": "amp", "compile": "compile",
-        "channels_last": "channels_last",
+        "channels_last": "channels_last", "cuda_graphs": "cuda_graphs",
     }  # fmt: skip
     values = {field: getattr(args, arg) for arg, field in names.items()}
     if args.lr is not None:

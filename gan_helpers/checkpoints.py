@@ -76,8 +76,8 @@ def load_run(path: str | Path, device: str | None = None, **overrides) -> Run:
     run = new_run(TrainConfig.from_dict(values))
     load_weights(run.generator, state["generator"], state["kind"], run.config.model, path)
     load_weights(run.discriminator, state["discriminator"], state["kind"], run.config.model, path)
-    run.opt_g.load_state_dict(state["opt_g"])
-    run.opt_d.load_state_dict(state["opt_d"])
+    load_optimizer(run.opt_g, state["opt_g"])
+    load_optimizer(run.opt_d, state["opt_d"])
     run.fixed_noise = state["fixed_noise"].to(run.device)
     run.history = {key: list(values) for key, values in state["history"].items()}
     run.epoch, run.batch, run.step = (state["position"][k] for k in ("epoch", "batch", "step"))
@@ -85,6 +85,18 @@ def load_run(path: str | Path, device: str | None = None, **overrides) -> Run:
     if run.device.type == "cuda" and state["rng_cuda"]:
         torch.cuda.set_rng_state_all(state["rng_cuda"])
     return run
+
+
+DEVICE_OPTIONS = ("fused", "foreach", "capturable")  # how the optimizer runs, not what it learned
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
+    """Load ``saved`` but keep ``optimizer``'s device options: a CPU run's state can go on a GPU."""
+    groups = [
+        {**group, **{key: current[key] for key in DEVICE_OPTIONS if key in current}}
+        for group, current in zip(saved["param_groups"], optimizer.param_groups, strict=False)
+    ]
+    optimizer.load_state_dict({**saved, "param_groups": groups})
 
 
 def load_weights(model: torch.nn.Module, weights: dict, kind: str, expected: str, path) -> None:

@@ -45,6 +45,7 @@ class TrainConfig:
     channels_last: bool = False  # conv models in NHWC layout: same results, not faster on our CPU
     amp: bool = False  # bfloat16 autocast: ~1.5x on CPUs with AVX512-BF16 and on GPUs; close, not equal
     compile: bool = False  # torch.compile the networks (the critic of WGAN-GP stays eager)
+    cuda_graphs: bool = True  # on a CUDA device, replay each step from a CUDA graph; ignored elsewhere
     extra: dict = field(default_factory=dict)  # free-form notes kept with the checkpoint
 
     @classmethod
@@ -63,7 +64,7 @@ class TrainConfig:
             _int_range(name, getattr(self, name), low, high)
         for name, low, high in _FLOAT_RANGES:
             _float_range(name, getattr(self, name), low, high)
-        for name in ("channels_last", "amp", "compile"):
+        for name in ("channels_last", "amp", "compile", "cuda_graphs"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be True or False")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):

@@ -70,7 +70,12 @@ def new_run(config: TrainConfig) -> Run:
     generator, discriminator = (m.to(device, memory_format=layout) for m in (generator, discriminator))
     noise_rng = torch.Generator().manual_seed(config.seed + 1)
     fixed_noise = torch.randn(SAMPLE_COUNT, config.latent_dim, generator=noise_rng).to(device)
-    fused = device.type == "cuda"  # one kernel for all parameters; on the CPU the default is as fast
-    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas, fused=fused)
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas, fused=fused)
+    opt_g = adam(generator, config.lr_g, config.betas, device)
+    opt_d = adam(discriminator, config.lr_d, config.betas, device)
     return Run(config, generator, discriminator, opt_g, opt_d, fixed_noise, device)
+
+
+def adam(model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """Adam; on CUDA fused (one kernel for all parameters) and capturable (CUDA graphs can record it)."""
+    cuda = device.type == "cuda"  # on the CPU the default implementation is as fast
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=cuda or None, capturable=cuda)

@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from gan_helpers.batches import BatchIterator
 from gan_helpers.checkpoints import save_checkpoint
 from gan_helpers.data import load_dataset, take_subset
+from gan_helpers.graphs import CudaGraphStep
 from gan_helpers.models import is_conditional
 from gan_helpers.plots import save_grid
 from gan_helpers.runs import Run, memory_format
@@ -27,6 +28,10 @@ class TrainingDivergedError(RuntimeError):
 
 StepFunction = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use "eager" to stay fast
+# Inductor's own choice of NHWC layouts broke the generator's backward pass on CUDA (torch 2.11,
+# "expected size 64==64, stride 196==1" in convolution_backward): keep the layout we give it.
+# And draw dropout masks with PyTorch's generator, so a seed gives the same run compiled or not.
+INDUCTOR_OPTIONS = {"layout_optimization": False, "fallback_random": True}
 
 
 def make_step(run: Run) -> StepFunction:
@@ -35,12 +40,13 @@ def make_step(run: Run) -> StepFunction:
 
 
 def with_fast_paths(run: Run, step: StepFunction) -> StepFunction:
-    """Wrap ``step`` in the options of the config: memory layout, bf16 autocast, torch.compile."""
+    """Wrap ``step`` in the config's options: memory layout, bf16 autocast, compile, CUDA graphs."""
     cfg = run.config
     if cfg.compile:  # in place, so state_dict keys and checkpoints stay the same
-        run.generator.compile(backend=COMPILE_BACKEND)
+        options = INDUCTOR_OPTIONS if COMPILE_BACKEND == "inductor" else None
+        run.generator.compile(backend=COMPILE_BACKEND, options=options)
         if cfg.model != "wgan-gp":  # the gradient penalty needs a double backward compile cannot do
-            run.discriminator.compile(backend=COMPILE_BACKEND)
+            run.discriminator.compile(backend=COMPILE_BACKEND, options=options)
     layout = memory_format(cfg)
 
     def fast_step(real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -48,7 +54,14 @@ def with_fast_paths(run: Run, step: StepFunction) -> StepFunction:
         with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
             return step(real, labels)
 
+    if cfg.cuda_graphs and run.device.type == "cuda":
+        return CudaGraphStep(fast_step, phase=lambda: moves_generator(run))
     return fast_step
+
+
+def moves_generator(run: Run) -> bool:
+    """Whether the next step also updates the generator: always, but every n_critic-th for WGAN-GP."""
+    return run.config.model != "wgan-gp" or (run.step + 1) % run.config.n_critic == 0
 
 
 def objective_step(run: Run) -> StepFunction:
@@ -62,7 +75,7 @@ def objective_step(run: Run) -> StepFunction:
 
     def wgan_gp_step(real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         metrics = critic_step(run.generator, run.discriminator, run.opt_d, real, cfg.gp_weight)
-        if (run.step + 1) % cfg.n_critic == 0:  # every n_critic-th batch also moves G
+        if moves_generator(run):
             metrics |= wasserstein_generator_step(
                 run.generator, run.discriminator, run.opt_g, real.size(0), real.device
             )

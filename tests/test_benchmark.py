@@ -28,8 +28,10 @@ def test_reference_uses_the_textbook_layers():
     from torch import nn
 
     from benchmarks.reference import with_textbook_layers
-    from gan_helpers.models import build_discriminator
+    from gan_helpers.models import build_discriminator, build_generator
 
+    assert build_generator("dcgan").nhwc_on_cpu
+    assert not with_textbook_layers(build_generator("dcgan")).nhwc_on_cpu
     layers = list(with_textbook_layers(build_discriminator("dcgan")).modules())
     dropouts = [(type(layer), layer.p) for layer in layers if isinstance(layer, nn.Dropout)]
     assert dropouts == [(nn.Dropout, 0.3), (nn.Dropout, 0.3)]

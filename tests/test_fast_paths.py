@@ -10,6 +10,7 @@ import torch.nn.functional as F  # noqa: N812
 
 from gan_helpers import training
 from gan_helpers.config import TrainConfig
+from gan_helpers.graphs import CudaGraphStep
 from gan_helpers.losses import critic_loss, gradient_penalty
 from gan_helpers.models import Dropout, PenaltyLeakyReLU, build_discriminator, build_generator
 from gan_helpers.runs import new_run
@@ -19,21 +20,21 @@ from gan_helpers.training import make_step
 STEPS = 3
 
 
-def losses_and_weights(model: str, **options) -> tuple[list[dict], dict]:
-    """Train ``STEPS`` batches of fixed data with the given config options."""
-    run = new_run(TrainConfig.for_model(model, device="cpu", seed=3, batch_size=16, n_critic=2, **options))
+def losses_and_weights(model: str, device: str = "cpu", steps: int = STEPS, **options) -> tuple[list, dict]:
+    """Train ``steps`` batches of fixed data with the given config options."""
+    run = new_run(TrainConfig.for_model(model, device=device, seed=3, batch_size=16, n_critic=2, **options))
     step = make_step(run)
     data = torch.Generator().manual_seed(0)
     history = []
-    for _ in range(STEPS):
-        real = torch.rand(16, 1, 28, 28, generator=data) * 2 - 1
-        labels = torch.randint(0, 10, (16,), generator=data)
+    for _ in range(steps):
+        real = (torch.rand(16, 1, 28, 28, generator=data) * 2 - 1).to(device)
+        labels = torch.randint(0, 10, (16,), generator=data).to(device)
         history.append({k: v.item() for k, v in step(real, labels).items()})
         run.step += 1
-    return history, run.generator.state_dict()
+    return history, {name: value.cpu() for name, value in run.generator.state_dict().items()}
 
 
-def assert_close_runs(a, b, rtol: float, atol: float) -> None:
+def assert_close_runs(a, b, rtol: float, atol: float, steps: int = STEPS) -> None:
     """Losses within tolerance; weights too, allowing for Adam's normalised steps.
 
     Adam moves a weight by up to about lr per step whatever its gradient's size, so where a
@@ -46,7 +47,7 @@ def assert_close_runs(a, b, rtol: float, atol: float) -> None:
             assert fast[key] == pytest.approx(plain[key], rel=rtol, abs=atol), key
     for name, value in a[1].items():
         difference = (b[1][name].double() - value.double()).abs()
-        assert difference.max() <= 2 * 2e-4 * STEPS + atol, name
+        assert difference.max() <= 2 * 2e-4 * steps + atol, name
         assert difference.mean() <= atol, name
 
 
@@ -109,6 +110,27 @@ def test_frozen_restores_gradients_even_after_an_error():
     assert all(p.requires_grad for p in discriminator.parameters())
 
 
+@pytest.mark.parametrize("model", ["dcgan", "cgan"])
+def test_generator_runs_nhwc_on_the_cpu_with_the_same_images_and_gradients(model):
+    torch.manual_seed(0)
+    generator = build_generator(model)
+    inputs = (torch.randn(8, 100), torch.arange(8))[: 1 + (model == "cgan")]
+    layouts = []
+    generator.upsample[0].register_forward_pre_hook(
+        lambda _, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last))
+    )
+    results = []
+    for nhwc in (False, True):
+        generator.nhwc_on_cpu = nhwc
+        generator.zero_grad()
+        images = generator(*inputs)
+        images.square().mean().backward()
+        results.append((images.detach(), [p.grad.clone() for p in generator.parameters()]))
+    assert layouts == [False, True]
+    assert torch.allclose(results[0][0], results[1][0], atol=1e-6)
+    assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(results[0][1], results[1][1], strict=True))
+
+
 def test_dropout_drops_a_share_p_whatever_the_layout():
     x = torch.randn(64, 8, 14, 14) + 5  # no zeros of its own
     dropout = Dropout(0.3)
@@ -126,6 +148,14 @@ def test_dropout_drops_a_share_p_whatever_the_layout():
 def test_fast_path_flags_are_validated():
     with pytest.raises(ValueError, match="channels_last"):
         TrainConfig(channels_last="yes")
+    with pytest.raises(ValueError, match="cuda_graphs"):
+        TrainConfig(cuda_graphs=1)
+
+
+def test_cuda_graphs_are_left_out_off_cuda():
+    run = new_run(TrainConfig.for_model("dcgan", device="cpu", cuda_graphs=True))
+    assert not isinstance(make_step(run), CudaGraphStep)  # it would fail at its first CUDA call
+    assert_close_runs(losses_and_weights("dcgan", cuda_graphs=False), losses_and_weights("dcgan"), 0, 0)
 
 
 def critic_update(critic: torch.nn.Module) -> tuple[torch.Tensor, list[torch.Tensor], int]:

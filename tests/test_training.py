@@ -119,6 +119,19 @@ def test_checkpoint_round_trip_and_wrong_model(data_root, tmp_path):
         load_run(tmp_path / "missing.pt")
 
 
+def test_a_gpu_checkpoint_resumes_on_the_cpu_with_the_cpus_optimizer(data_root, tmp_path):
+    run = train(new_run(config(data_root, num_epochs=1)), progress=False)
+    state = torch.load(run.checkpoint_path, weights_only=True)
+    for group in state["opt_g"]["param_groups"] + state["opt_d"]["param_groups"]:
+        group.update(fused=True, capturable=True)  # how a CUDA run saves its Adam
+    torch.save(state, tmp_path / "from_gpu.pt")
+    resumed = train(load_run(tmp_path / "from_gpu.pt", num_epochs=2), progress=False)
+    for group in resumed.opt_g.param_groups + resumed.opt_d.param_groups:
+        assert not group["fused"] and not group["capturable"]
+    assert resumed.opt_d.param_groups[0]["lr"] == run.opt_d.param_groups[0]["lr"]  # what it learned stays
+    assert resumed.epoch == 2
+
+
 def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = checkpoints.atomic_save({"a": torch.ones(1)}, tmp_path / "c.pt")
 
