@@ -63,7 +63,13 @@ class CudaGraphStep:
     def _capture(self) -> tuple[torch.cuda.CUDAGraph, list[str], torch.Tensor]:
         """Record one step on the input buffers; nothing runs until the graph is replayed."""
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            metrics = self.step(self.real, self.labels)
-            values = torch.stack([value.float() for value in metrics.values()])
+        try:
+            with torch.cuda.graph(graph):
+                metrics = self.step(self.real, self.labels)
+                values = torch.stack([value.float() for value in metrics.values()])
+        except RuntimeError as error:
+            raise RuntimeError(
+                f"recording the training step as a CUDA graph failed ({str(error).splitlines()[0]}). "
+                "Train without graphs: TrainConfig(cuda_graphs=False), or --no-cuda-graphs."
+            ) from error
         return graph, list(metrics), values

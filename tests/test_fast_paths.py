@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -150,6 +151,20 @@ def test_fast_path_flags_are_validated():
         TrainConfig(channels_last="yes")
     with pytest.raises(ValueError, match="cuda_graphs"):
         TrainConfig(cuda_graphs=1)
+
+
+def test_a_failed_cuda_graph_capture_says_how_to_train_without(monkeypatch):
+    @contextmanager
+    def failing_capture(graph):
+        yield
+        raise RuntimeError("operation not permitted when stream is capturing")
+
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", lambda: None)
+    monkeypatch.setattr(torch.cuda, "graph", failing_capture)
+    step = CudaGraphStep(lambda real, labels: {"loss_d": real.sum()})
+    step.real, step.labels = torch.ones(2), torch.zeros(2)
+    with pytest.raises(RuntimeError, match=r"not permitted .*cuda_graphs=False\), or --no-cuda-graphs"):
+        step._capture()
 
 
 def test_cuda_graphs_are_left_out_off_cuda():
