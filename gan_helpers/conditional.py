@@ -16,7 +16,7 @@ from gan_helpers import metrics
 from gan_helpers.classifier import predict
 from gan_helpers.data import CLASS_NAMES
 from gan_helpers.evaluation import Reference
-from gan_helpers.sampling import generate
+from gan_helpers.sampling import generate, grid_labels
 
 
 @dataclass
@@ -39,11 +39,6 @@ class ConditionalReport:
         mean_distance = sum(self.distance) / len(self.distance)
         lines.append(f"{'overall':<14}{self.overall_accuracy:>10.1%}{mean_distance:>9.2f}")
         return "\n".join(lines)
-
-
-def requested_labels(num_classes: int, per_class: int) -> torch.Tensor:
-    """``per_class`` copies of each class label, class by class."""
-    return torch.arange(num_classes).repeat_interleave(per_class)
 
 
 def conditional_accuracy(predicted: torch.Tensor, requested: torch.Tensor, num_classes: int) -> list[float]:
@@ -72,7 +67,7 @@ def evaluate_conditional(
     if per_class < 2:
         raise ValueError(f"per_class = {per_class}: need at least 2 samples of each class")
     reference = reference or Reference.build(count=min(60_000, 10 * per_class), seed=seed, device=device)
-    requested = requested_labels(10, per_class)
+    requested = grid_labels(10 * per_class, 10)  # per_class of each class, class by class
     images = generate(generator.to(reference.device), len(requested), seed, requested)
     predicted = predict(reference.classifier, images, reference.device).argmax(1)
     accuracy = conditional_accuracy(predicted, requested, 10)

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 from gan_helpers.batches import BatchIterator
 from gan_helpers.checkpoints import save_checkpoint
 from gan_helpers.data import load_dataset, take_subset
-from gan_helpers.graphs import CudaGraphStep
+from gan_helpers.graphs import CudaGraphStep, StepFunction
 from gan_helpers.models import is_conditional
 from gan_helpers.plots import save_grid
 from gan_helpers.runs import Run, memory_format
@@ -26,7 +26,6 @@ class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-StepFunction = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use "eager" to stay fast
 # Inductor's own choice of NHWC layouts broke the generator's backward pass on CUDA (torch 2.11,
 # "expected size 64==64, stride 196==1" in convolution_backward): keep the layout we give it.
