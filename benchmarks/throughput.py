@@ -3,6 +3,7 @@
     python benchmarks/throughput.py [--device cpu|cuda] [--steps N] [--repeats R] [--models ...]
     python benchmarks/throughput.py --amp            # adds a row for ours with bf16 autocast
     python benchmarks/throughput.py --device cuda --no-cuda-graphs   # adds a row: kernels launched one by one
+    python benchmarks/throughput.py --no-reuse-cpu-memory   # adds a row: malloc returns freed memory
 
 Each (model, loop) pair lives in its own process, so its peak memory is its own, and all of a
 model's loops see the same device, architecture and batch size. The loops take turns: repeat r
@@ -36,6 +37,7 @@ from gan_helpers.training import MetricAverager, make_step
 
 TRAIN_IMAGES = 60_000
 FLAGS = ("amp", "compile", "channels_last")  # options of ours that get a row of their own
+WITHOUT = {"graphs": "cuda_graphs", "reuse": "reuse_cpu_memory"}  # ours-graphs: cuda_graphs=False
 
 
 class Engine:
@@ -64,10 +66,17 @@ class Engine:
 
 
 def loops(args: argparse.Namespace) -> list[str]:
-    """'reference', 'ours' (the defaults), 'ours+flag+...' when flags were given, 'ours-graphs'."""
+    """'reference', 'ours' (the defaults), 'ours+flag+...' when flags were given, 'ours-graphs' etc."""
     chosen = [flag for flag in FLAGS if getattr(args, flag)]
     extra = ["+".join(["ours", *chosen])] if chosen else []
-    return ["reference", "ours"] + extra + (["ours-graphs"] if args.no_cuda_graphs else [])
+    without = [f"ours-{name}" for name, option in WITHOUT.items() if getattr(args, f"no_{option}")]
+    return ["reference", "ours", *extra, *without]
+
+
+def loop_options(loop: str) -> dict[str, bool]:
+    """The TrainConfig options of one of our loops: 'ours+amp' sets amp, 'ours-graphs' clears cuda_graphs."""
+    options = {flag: flag in loop.split("+") for flag in FLAGS}
+    return options | {option: loop != f"ours-{name}" for name, option in WITHOUT.items()}
 
 
 def serve(loop: str, model: str, args: argparse.Namespace) -> None:
@@ -77,8 +86,7 @@ def serve(loop: str, model: str, args: argparse.Namespace) -> None:
 
         trainer = TextbookGAN(model, args.device, args.batch_size)
     else:
-        options = {flag: flag in loop.split("+") for flag in FLAGS}
-        trainer = Engine(model, args.device, args.batch_size, cuda_graphs=loop != "ours-graphs", **options)
+        trainer = Engine(model, args.device, args.batch_size, **loop_options(loop))
     sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
     trainer.train_steps(args.warmup)
     sync()
@@ -152,6 +160,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--compile", action="store_true", help="add a row: ours with torch.compile")
     parser.add_argument("--channels-last", action="store_true", help="add a row: ours in NHWC layout")
     parser.add_argument("--no-cuda-graphs", action="store_true", help="add a row: ours without CUDA graphs")
+    parser.add_argument("--no-reuse-cpu-memory", action="store_true", help="add a row: ours, malloc as is")
     parser.add_argument("--worker", nargs=2, metavar=("LOOP", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.steps = args.steps or (200 if args.device == "cuda" else 20)

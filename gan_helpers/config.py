@@ -46,6 +46,7 @@ class TrainConfig:
     amp: bool = False  # bf16 autocast: 1.4-1.5x on AVX512-BF16 CPUs, 1.0-1.3x on an H100; close, not equal
     compile: bool = False  # torch.compile the networks (the critic of WGAN-GP stays eager)
     cuda_graphs: bool = True  # on a CUDA device, replay each step from a CUDA graph; ignored elsewhere
+    reuse_cpu_memory: bool = True  # on the CPU, malloc keeps freed memory for the next step (allocator.py)
     extra: dict = field(default_factory=dict)  # free-form notes kept with the checkpoint
 
     @classmethod
@@ -64,7 +65,7 @@ class TrainConfig:
             _int_range(name, getattr(self, name), low, high)
         for name, low, high in _FLOAT_RANGES:
             _float_range(name, getattr(self, name), low, high)
-        for name in ("channels_last", "amp", "compile", "cuda_graphs"):
+        for name in ("channels_last", "amp", "compile", "cuda_graphs", "reuse_cpu_memory"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be True or False")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):

@@ -14,14 +14,22 @@ def rate_and_ratio(line: str) -> tuple[float, float | None]:
 
 def test_benchmark_prints_reference_ours_and_ratio(capsys):
     argv = ["--device", "cpu", "--models", "mlp", "--steps", "1", "--repeats", "1", "--warmup", "1"]
-    throughput.main([*argv, "--channels-last"])
+    throughput.main([*argv, "--channels-last", "--no-reuse-cpu-memory"])
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("device: cpu")
     rows = {line.split()[1]: rate_and_ratio(line) for line in lines[2:]}
-    assert list(rows) == ["reference", "ours", "ours+channels_last"]  # a row for the flagged variant
+    assert list(rows) == ["reference", "ours", "ours+channels_last", "ours-reuse"]  # a row per variant
     reference = rows["reference"][0]
     for rate, ratio in list(rows.values())[1:]:
         assert rate > 0 and abs(ratio - rate / reference) < 0.01 * ratio + 0.01  # one repeat: one pair
+
+
+def test_each_row_of_ours_changes_only_its_own_options():
+    defaults = dict(amp=False, compile=False, channels_last=False, cuda_graphs=True, reuse_cpu_memory=True)
+    assert throughput.loop_options("ours") == defaults
+    assert throughput.loop_options("ours+amp+compile") == defaults | {"amp": True, "compile": True}
+    assert throughput.loop_options("ours-graphs") == defaults | {"cuda_graphs": False}
+    assert throughput.loop_options("ours-reuse") == defaults | {"reuse_cpu_memory": False}
 
 
 def test_reference_uses_the_textbook_layers():
