@@ -1,10 +1,10 @@
 """CPU training: have the C library's malloc keep freed memory for the next step.
 
-Every step allocates and frees the same few hundred megabytes of activations. By default
+Every step allocates and frees the same activations, many of them several MiB. By default
 glibc's malloc gives large freed blocks back to the operating system (``munmap``, or trimming
 the top of the heap), so the next step maps them again and the kernel zeroes each 4 KiB page
-on first touch: 12,000 to 20,000 page faults per DCGAN or WGAN-GP step on our 2-core CPU, a
-tenth of the step. Two ``mallopt`` settings keep the blocks in the process instead. Numbers
+on first touch: 12,000 to 20,000 page faults per DCGAN or WGAN-GP step on our 2-core CPU, about
+a tenth of the step. Two ``mallopt`` settings keep the blocks in the process instead. Numbers
 are unchanged: only where memory comes from changes.
 """
 

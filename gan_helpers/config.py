@@ -43,7 +43,7 @@ class TrainConfig:
     checkpoint_every: int = 1  # epochs between checkpoints
     log_every: int = 50  # batches between history entries (the only host syncs)
     channels_last: bool = False  # conv models in NHWC layout: same results, not faster on our CPU
-    amp: bool = False  # bf16 autocast: 1.4-1.5x on AVX512-BF16 CPUs, 1.0-1.3x on an H100; close, not equal
+    amp: bool = False  # bf16 autocast: 1.2-1.5x on AVX512-BF16 CPUs, 1.0-1.3x on an H100; close, not equal
     compile: bool = False  # torch.compile the networks (the critic of WGAN-GP stays eager)
     cuda_graphs: bool = True  # on a CUDA device, replay each step from a CUDA graph; ignored elsewhere
     reuse_cpu_memory: bool = True  # on the CPU, malloc keeps freed memory for the next step (allocator.py)
