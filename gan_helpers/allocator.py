@@ -18,23 +18,19 @@ M_MMAP_THRESHOLD = -3  # from <malloc.h>: blocks at least this large get their o
 MMAP_THRESHOLD = 32 * 2**20  # glibc's largest allowed value on 64-bit systems
 TRIM_THRESHOLD = 2**30
 
-_kept = False
-
 
 def keep_freed_memory() -> bool:
     """Make glibc reuse freed blocks up to 32 MiB instead of unmapping them. True if it now does.
 
     Process-wide, and not undone: the process keeps up to its peak memory until it exits (a
-    notebook: until the kernel restarts). Does nothing and returns False where the C library
-    is not glibc (macOS, Windows, musl).
+    notebook: until the kernel restarts). Calling it again sets the same values. Does nothing
+    and returns False where the C library is not glibc (macOS, Windows, musl).
     """
-    global _kept
-    if not _kept:
-        mallopt = glibc_mallopt()
-        if mallopt is not None:  # setting a threshold also stops glibc from adjusting it itself
-            kept_blocks = mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
-            _kept = bool(kept_blocks and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
-    return _kept
+    mallopt = glibc_mallopt()
+    if mallopt is None:
+        return False
+    # Setting a threshold also stops glibc from adjusting it itself; 0 means a value was refused.
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
 
 
 def glibc_mallopt():

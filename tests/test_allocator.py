@@ -49,7 +49,6 @@ def test_reusing_freed_memory_saves_page_faults_and_changes_no_number():
 
 
 def test_keep_freed_memory_does_nothing_off_glibc(monkeypatch):
-    monkeypatch.setattr(allocator, "_kept", False)
     monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
     assert allocator.glibc_mallopt() is None
     assert allocator.keep_freed_memory() is False
@@ -57,7 +56,6 @@ def test_keep_freed_memory_does_nothing_off_glibc(monkeypatch):
 
 def test_keep_freed_memory_reports_a_refused_setting(monkeypatch):
     calls = []
-    monkeypatch.setattr(allocator, "_kept", False)
     monkeypatch.setattr(allocator, "glibc_mallopt", lambda: lambda param, value: calls.append(param) or 0)
     assert allocator.keep_freed_memory() is False  # mallopt returns 0 when it refuses a value
     assert calls == [allocator.M_MMAP_THRESHOLD]
