@@ -2,10 +2,10 @@
 
 torchvision dataset with ToTensor + Normalize applied image by image, a shuffling DataLoader,
 a fresh `.to(device)` per batch, and `.item()` on every loss at every step for logging. The
-networks are the project's own (same layers, same sizes, same initial weights), except that the
-textbook's `nn.Dropout` and `nn.LeakyReLU` replace the project's faster versions of them
-(`models.Dropout`, `models.PenaltyLeakyReLU`) and the generator keeps the default memory layout
-(no `nhwc_on_cpu`): any difference in speed comes from the loop and those layers.
+networks are the project's own `gan_helpers.models` (plain `torch.nn` layers, same sizes, same
+initial weights), run as they are: without the faster layers, NHWC layout, CUDA graphs and
+malloc setting that our engine adds from `gan_helpers.speed`. Any difference in speed comes
+from the loop and those.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from gan_helpers.config import TrainConfig
-from gan_helpers.data import load_fashion_mnist
+from gan_helpers.data import DATA_DIR, load_fashion_mnist
 from gan_helpers.models import build_discriminator, build_generator
-from gan_helpers.paths import DATA_DIR
 
 
 def textbook_loader(batch_size: int) -> DataLoader:
@@ -30,22 +29,6 @@ def textbook_loader(batch_size: int) -> DataLoader:
     return DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
 
 
-def with_textbook_layers(model: nn.Module) -> nn.Module:
-    """Swap the project's faster layers for the textbook's: ``nn.Dropout``, ``nn.LeakyReLU``, no NHWC."""
-    for name, child in list(model.named_modules(remove_duplicate=False)):  # a layer may sit in two places
-        if isinstance(child, nn.Dropout) and type(child) is not nn.Dropout:
-            plain = nn.Dropout(child.p)
-        elif isinstance(child, nn.LeakyReLU) and type(child) is not nn.LeakyReLU:
-            plain = nn.LeakyReLU(child.negative_slope)
-        else:
-            continue
-        parent, _, attribute = name.rpartition(".")
-        setattr(model.get_submodule(parent), attribute, plain)
-    if hasattr(model, "nhwc_on_cpu"):
-        model.nhwc_on_cpu = False  # the generator keeps the default layout
-    return model
-
-
 class TextbookGAN:
     """MLP GAN or DCGAN (non-saturating loss) or WGAN-GP, trained the textbook way."""
 
@@ -53,8 +36,8 @@ class TextbookGAN:
         torch.manual_seed(seed)
         self.config = TrainConfig.for_model(model, device=device, batch_size=batch_size)
         self.device = device
-        self.generator = with_textbook_layers(build_generator(model)).to(device)
-        self.discriminator = with_textbook_layers(build_discriminator(model)).to(device)
+        self.generator = build_generator(model).to(device)
+        self.discriminator = build_discriminator(model).to(device)
         cfg = self.config
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas)

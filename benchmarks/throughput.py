@@ -29,10 +29,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gan_helpers.batches import BatchIterator
 from gan_helpers.config import TrainConfig
-from gan_helpers.data import load_fashion_mnist
+from gan_helpers.data import BatchIterator, load_fashion_mnist
 from gan_helpers.runs import new_run
+from gan_helpers.speed import fast_layers
 from gan_helpers.training import MetricAverager, make_step
 
 TRAIN_IMAGES = 60_000
@@ -41,12 +41,14 @@ WITHOUT = {"graphs": "cuda_graphs", "reuse": "reuse_cpu_memory"}  # ours-graphs:
 
 
 class Engine:
-    """Our loop, as ``training.train`` runs it: device-resident batches, fast paths, sync every N."""
+    """Our loop, as ``training.train`` runs it: device-resident batches, fast layers and paths,
+    the package's own step, a host sync every ``log_every`` steps."""
 
     def __init__(self, model: str, device: str, batch_size: int, **options) -> None:
         self.run = new_run(TrainConfig.for_model(model, device=device, batch_size=batch_size, **options))
         data = load_fashion_mnist()
         self.batches = BatchIterator(data, batch_size, device=self.run.device, drop_last=True, seed=0)
+        fast_layers(self.run).__enter__()  # for the worker's lifetime, as for the length of train()
         self.step, self.averager = make_step(self.run), MetricAverager()
         self.iterator = self._forever()
 

@@ -11,13 +11,16 @@ import sys
 
 import matplotlib
 
-from gan_helpers.config import DEVICES, TrainConfig
-from gan_helpers.datasets import DATASETS
+from gan_helpers.config import DEVICES, SAMPLES_DIR, ClassifierConfig, TrainConfig, pick_device
+from gan_helpers.data import DATASETS, load_fashion_mnist
+from gan_helpers.evaluation import evaluate_paths
 from gan_helpers.models import MODEL_KINDS
-from gan_helpers.paths import SAMPLES_DIR
+from gan_helpers.runs import export_generator, load_run, new_run, save_classifier
+from gan_helpers.training import TrainingDivergedError, train, train_classifier, write_report
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The commands and their options."""
     parser = argparse.ArgumentParser(prog="python -m gan_helpers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser(
@@ -99,11 +102,7 @@ def config_from_args(args: argparse.Namespace) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from gan_helpers.checkpoints import load_run
-    from gan_helpers.reports import write_report
-    from gan_helpers.runs import new_run
-    from gan_helpers.training import TrainingDivergedError, train
-
+    """The ``train`` command: a new run, or a checkpoint continued."""
     overrides = config_from_args(args)
     if args.resume:
         run = load_run(args.resume, **overrides)
@@ -123,24 +122,27 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_train_classifier(config: ClassifierConfig, output: str) -> float:
+    """The ``train-classifier`` command: train, report test accuracy, save."""
+    device = pick_device(config.device)
+    train_split, test_split = load_fashion_mnist(train=True), load_fashion_mnist(train=False)
+    model, accuracy = train_classifier(config, train_split, test_split, device)
+    print(f"saved {save_classifier(model.cpu(), config, accuracy, output)} (test accuracy {accuracy:.2%})")
+    return accuracy
+
+
 def main(argv: list[str] | None = None) -> int:
     matplotlib.use("Agg")
     args = build_parser().parse_args(argv)
     try:
         if args.command == "evaluate":
-            from gan_helpers.evaluation import evaluate_paths
-
             print(evaluate_paths(args.paths, args.samples, args.seed, args.inception))
             return 0
         if args.command == "train-classifier":
-            from gan_helpers.classifier import ClassifierConfig, run_train_classifier
-
             config = ClassifierConfig(args.epochs, args.batch_size, args.lr, args.seed, args.device)
             run_train_classifier(config, args.output)
             return 0
         if args.command == "export":
-            from gan_helpers.pretrained import export_generator
-
             print(f"wrote {export_generator(args.checkpoint, args.output)}")
             return 0
         return run_train(args)

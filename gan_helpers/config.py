@@ -1,13 +1,17 @@
-"""The training configuration: one validated dataclass shared by notebooks and the command line."""
+"""Configuration: the validated ``TrainConfig`` shared by notebooks and the command line, the
+classifier's config, where run outputs go, and which device to train on."""
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 
-from gan_helpers.datasets import DATASETS, get_spec
+import torch
+
+from gan_helpers.data import DATA_DIR, DATASETS, get_spec, project_dir
 from gan_helpers.models import MODEL_KINDS
-from gan_helpers.paths import DATA_DIR, SAMPLES_DIR
+
+SAMPLES_DIR = project_dir() / "generated_samples"
 
 # Learning rates and Adam betas recommended for each model (DCGAN paper; Gulrajani et al. 2017).
 DEFAULTS = {
@@ -24,7 +28,7 @@ class TrainConfig:
     """Everything that defines a training run. Invalid values raise ValueError at creation."""
 
     model: str = "dcgan"
-    dataset: str = "fashion-mnist"  # see gan_helpers.datasets.DATASETS
+    dataset: str = "fashion-mnist"  # see gan_helpers.data.DATASETS
     num_epochs: int = 10
     batch_size: int = 128
     lr_g: float = 2e-4
@@ -42,11 +46,12 @@ class TrainConfig:
     sample_every: int = 1  # epochs between saved sample grids
     checkpoint_every: int = 1  # epochs between checkpoints
     log_every: int = 50  # batches between history entries (the only host syncs)
-    channels_last: bool = False  # conv models in NHWC layout: same results, not faster on our CPU
-    amp: bool = False  # bf16 autocast: 1.2-1.5x on AVX512-BF16 CPUs, 1.0-1.3x on an H100; close, not equal
+    # Speed options (gan_helpers.speed; measured in benchmarks/README.md); none changes what is learned
+    channels_last: bool = False  # conv models in NHWC layout: same results
+    amp: bool = False  # bfloat16 autocast: close to float32, not equal
     compile: bool = False  # torch.compile the networks (the critic of WGAN-GP stays eager)
-    cuda_graphs: bool = True  # on a CUDA device, replay each step from a CUDA graph; ignored elsewhere
-    reuse_cpu_memory: bool = True  # on the CPU, malloc keeps freed memory for the next step (allocator.py)
+    cuda_graphs: bool = True  # on a CUDA device, replay each step of the package's own from a CUDA graph
+    reuse_cpu_memory: bool = True  # on the CPU, malloc keeps freed memory for the next step
     extra: dict = field(default_factory=dict)  # free-form notes kept with the checkpoint
 
     @classmethod
@@ -77,9 +82,14 @@ class TrainConfig:
         return self.run_name or self.model
 
     @property
+    def class_names(self) -> tuple[str, ...]:
+        """The dataset's class names, label 0 first."""
+        return get_spec(self.dataset).class_names
+
+    @property
     def num_classes(self) -> int:
         """Classes in the dataset (the labels a conditional GAN can be asked for)."""
-        return len(get_spec(self.dataset).class_names)
+        return len(self.class_names)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -118,3 +128,41 @@ def _choice(name: str, value, allowed: tuple[str, ...], prefix_ok: bool = False)
     base = value.split(":")[0] if prefix_ok and isinstance(value, str) else value
     if base not in allowed:
         raise ValueError(f"TrainConfig.{name} = {value!r}: must be one of {', '.join(allowed)}")
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``"auto"`` gives the best device present; otherwise the named one, if it exists."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device {name!r} is not a device name; use auto, cpu, cuda or mps") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use auto or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' was asked for but Apple MPS is not available; use auto or cpu")
+    return device
+
+
+@dataclass
+class ClassifierConfig:
+    """How the classifier behind the quality metrics is trained (``train-classifier``)."""
+
+    num_epochs: int = 15
+    batch_size: int = 128
+    lr: float = 2e-3
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        for name, low in (("num_epochs", 1), ("batch_size", 1), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"ClassifierConfig.{name} = {value!r}: must be an integer >= {low}")
+        if not 0 < self.lr <= 1:
+            raise ValueError(f"ClassifierConfig.lr = {self.lr!r}: must be a number in (0, 1]")

@@ -1,33 +1,141 @@
-"""The datasets on disk: find the files, parse them, check them, and scale the pixels.
+"""The datasets: find the IDX files, parse and check them, scale the pixels, serve batches.
 
 Fashion-MNIST is the course's dataset; MNIST, KMNIST and EMNIST letters share its format and
-load the same way (``load_dataset(name)``). The images are tiny (60,000 x 28 x 28 bytes = 47 MB),
-so a whole split goes into one uint8 tensor instead of a per-image ``Dataset``/``DataLoader``.
+load the same way (``load_dataset(name)``). A split is tiny (60,000 x 28 x 28 bytes = 47 MB),
+so it lives in one uint8 tensor instead of a per-image ``Dataset``/``DataLoader``.
 """
 
 from __future__ import annotations
 
 import gzip
 import shutil
-from dataclasses import dataclass
+import string
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from gan_helpers import datasets, idx
-from gan_helpers.datasets import DATASETS, DatasetSpec, get_spec
-from gan_helpers.paths import DATA_DIR
 
+def project_dir() -> Path:
+    """The repository root for a checkout (so notebooks/ and the CLI share data/), else the cwd."""
+    candidate = Path(__file__).resolve().parent.parent
+    if (candidate / "pyproject.toml").is_file() and (candidate / "notebooks").is_dir():
+        return candidate
+    return Path.cwd()
+
+
+DATA_DIR = project_dir() / "data"
+MNIST_STEMS = {
+    True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """Where a dataset's files live and what a correct copy looks like."""
+
+    name: str
+    title: str
+    folder: str  # torchvision's folder under the data root
+    class_names: tuple[str, ...]
+    split_sizes: dict[bool, int]
+    file_stems: dict[bool, tuple[str, str]] = field(default_factory=lambda: dict(MNIST_STEMS))
+    balanced: bool = True  # every class has the same count in each split
+    first_label: int = 0  # EMNIST letters number the classes from 1
+    transposed: bool = False  # EMNIST stores the images transposed
+    system_dir: Path | None = None  # where a Debian package puts the files
+    debian_package: str = ""
+    torchvision_options: dict = field(default_factory=dict)
+
+
+DATASETS = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            "fashion-mnist", "Fashion-MNIST", "FashionMNIST",
+            ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+             "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
+            {True: 60_000, False: 10_000},
+            system_dir=Path("/usr/share/datasets/fashion-mnist"), debian_package="dataset-fashion-mnist",
+        ),
+        DatasetSpec("mnist", "MNIST", "MNIST", tuple(string.digits), {True: 60_000, False: 10_000},
+                    balanced=False),
+        DatasetSpec("kmnist", "Kuzushiji-MNIST", "KMNIST",
+                    ("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+                    {True: 60_000, False: 10_000}),
+        DatasetSpec(
+            "emnist-letters", "EMNIST letters", "EMNIST", tuple(string.ascii_uppercase),
+            {True: 124_800, False: 20_800},
+            file_stems={
+                True: ("emnist-letters-train-images-idx3-ubyte", "emnist-letters-train-labels-idx1-ubyte"),
+                False: ("emnist-letters-test-images-idx3-ubyte", "emnist-letters-test-labels-idx1-ubyte"),
+            },
+            first_label=1, transposed=True, torchvision_options={"split": "letters"},
+        ),
+    )
+}  # fmt: skip
 FASHION = DATASETS["fashion-mnist"]
 CLASS_NAMES = FASHION.class_names
-SYSTEM_DIR = FASHION.system_dir  # Debian's dataset-fashion-mnist
-SPLIT_SIZES = FASHION.split_sizes
-FILE_STEMS = FASHION.file_stems
 
 
 class DataNotFoundError(FileNotFoundError):
     """Raised when a dataset is in none of the places we look and cannot be downloaded."""
+
+
+def get_spec(dataset: str | DatasetSpec) -> DatasetSpec:
+    """The spec of a dataset name; an unknown name gets an error listing the valid ones."""
+    if isinstance(dataset, DatasetSpec):
+        return dataset
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset {dataset!r} is unknown; choose one of {', '.join(DATASETS)}")
+    return DATASETS[dataset]
+
+
+# --- IDX files: a 4-byte magic number (0, 0, type 0x08 = unsigned byte, dimensions), sizes, bytes.
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Parse an unsigned-byte IDX file (plain or ``.gz``) into a numpy array of its shape."""
+    path = Path(path)
+    fix = f"Delete {path.parent} and run again to fetch a fresh copy of the dataset."
+    try:
+        data = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError, zlib.error) as error:
+        raise ValueError(f"{path} is not a readable gzip file ({error}). {fix}") from error
+    if len(data) < 4:
+        raise ValueError(f"{path} is truncated: {len(data)} bytes, no IDX header. {fix}")
+    if int.from_bytes(data[:2], "big") != 0 or data[2] != 0x08 or not 1 <= data[3] <= 3:
+        raise ValueError(
+            f"{path} has magic number {int.from_bytes(data[:4], 'big')}, expected 2049 (labels) or "
+            f"2051 (images): it is not an unsigned-byte IDX file. {fix}"
+        )
+    ndim = data[3]
+    header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(f"{path} is truncated inside its header. {fix}")
+    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(data) != expected:
+        state = "truncated" if len(data) < expected else "longer than its header says"
+        raise ValueError(
+            f"{path} is {state}: {len(data)} bytes, expected {expected} for shape {shape}. {fix}"
+        )
+    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file (gzipped if ``path`` ends in ``.gz``)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    data, path = header + array.tobytes(), Path(path)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
+
+
+# --- Loading a split.
 
 
 @dataclass(frozen=True)
@@ -48,42 +156,31 @@ class ImageData:
         return dict(zip(self.class_names, counts, strict=True))
 
 
-def load_fashion_mnist(
-    root: str | Path = DATA_DIR,
-    train: bool = True,
-    *,
-    system_dir: str | Path | None = SYSTEM_DIR,
-    download: bool = True,
-) -> ImageData:
-    """Load a Fashion-MNIST split, fetching the files if ``<root>/FashionMNIST/raw`` lacks them.
-
-    ``root`` defaults to the repository's data/ folder. Looks in this order:
-    ``<root>/FashionMNIST/raw/`` (torchvision's layout); ``system_dir``
-    (Debian's ``dataset-fashion-mnist``), copied into ``root``; torchvision's download.
-    """
-    return load_dataset("fashion-mnist", root, train, system_dir=system_dir, download=download)
+def load_fashion_mnist(root: str | Path = DATA_DIR, train: bool = True, **options) -> ImageData:
+    """A Fashion-MNIST split: ``load_dataset("fashion-mnist", ...)``."""
+    return load_dataset("fashion-mnist", root, train, **options)
 
 
 def load_dataset(
-    name: str = "fashion-mnist",
+    dataset: str | DatasetSpec = "fashion-mnist",
     root: str | Path = DATA_DIR,
     train: bool = True,
     *,
     system_dir: str | Path | None = "auto",
     download: bool = True,
 ) -> ImageData:
-    """Load a split of ``name`` (see ``datasets.DATASETS``) from ``<root>/<Folder>/raw``.
+    """Load a split from ``<root>/<Folder>/raw`` (torchvision's layout, plain or ``.gz`` files).
 
     Missing files come from ``system_dir`` ("auto": the dataset's Debian folder, if it has
     one; None: no system copy), else from torchvision's download.
     """
-    spec = get_spec(name)
+    spec = get_spec(dataset)
     raw_dir = Path(root) / spec.folder / "raw"
     stems = spec.file_stems[train]
     if not all(_find(raw_dir, stem) for stem in stems):
         _fetch(spec, raw_dir, spec.system_dir if system_dir == "auto" else system_dir, download, train)
-    images = idx.read_idx(_find(raw_dir, stems[0]))
-    labels = idx.read_idx(_find(raw_dir, stems[1]))
+    images = read_idx(_find(raw_dir, stems[0]))
+    labels = read_idx(_find(raw_dir, stems[1]))
     return _check(spec, images, labels, raw_dir, train)
 
 
@@ -95,6 +192,14 @@ def _find(raw_dir: Path, stem: str) -> Path | None:
     return None
 
 
+def torchvision_download(spec: DatasetSpec, root: Path, train: bool) -> None:
+    """torchvision's download into ``<root>/<folder>/raw`` (needs the internet)."""
+    import torchvision.datasets  # only here: importing torchvision costs a second
+
+    dataset_class = getattr(torchvision.datasets, spec.folder)
+    dataset_class(root=str(root), train=train, download=True, **spec.torchvision_options)
+
+
 def _fetch(spec: DatasetSpec, raw_dir: Path, system_dir, download: bool, train: bool) -> None:
     """Fill ``raw_dir`` from the system directory, else from torchvision's download."""
     if system_dir is not None and copy_from_system(Path(system_dir), raw_dir, spec):
@@ -102,7 +207,7 @@ def _fetch(spec: DatasetSpec, raw_dir: Path, system_dir, download: bool, train: 
     problem = "download disabled"
     if download:
         try:
-            datasets.torchvision_download(spec, raw_dir.parent.parent, train)
+            torchvision_download(spec, raw_dir.parent.parent, train)
             return
         except Exception as error:  # any network or HTTP failure ends up in the message below
             problem = f"download failed: {error}"
@@ -150,8 +255,7 @@ def _check(spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, raw_dir: P
         first, last = spec.first_label, spec.first_label + classes - 1
         raise ValueError(f"{split} labels range outside {first}..{last}. {fix}")
     counts = np.bincount(labels, minlength=classes)
-    balanced = (counts == expected // classes).all()
-    if (spec.balanced and not balanced) or not counts.all():
+    if (spec.balanced and not (counts == expected // classes).all()) or not counts.all():
         raise ValueError(f"{split} split has class counts {counts.tolist()}, not as published. {fix}")
     if spec.transposed:  # EMNIST stores each image transposed
         images = images.transpose(0, 2, 1)
@@ -182,6 +286,56 @@ def take_subset(data: ImageData, size: int | float, seed: int = 0) -> ImageData:
         size = max(1, round(size * total))
     if not 1 <= size <= total:
         raise ValueError(f"subset size must be between 1 and {total}, got {size}")
-    generator = torch.Generator().manual_seed(seed)
-    keep = torch.randperm(total, generator=generator)[:size].sort().values
+    keep = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:size].sort().values
     return ImageData(data.images[keep], data.labels[keep], data.class_names, data.train)
+
+
+class BatchIterator:
+    """Yields ``(images, labels)`` batches, shuffled anew each epoch, each image once per epoch.
+
+    The whole split is scaled once and kept on ``device``; a batch is one index into it (no
+    per-image Python work, no host-to-device copy per step). The order of epoch ``e`` depends
+    only on ``(seed, e)``, so a resumed run sees the same batches as an uninterrupted one.
+    """
+
+    def __init__(
+        self,
+        data: ImageData,
+        batch_size: int,
+        *,
+        device: str | torch.device = "cpu",
+        shuffle: bool = True,
+        drop_last: bool = False,
+        seed: int = 0,
+    ) -> None:
+        if not 1 <= batch_size <= len(data):
+            raise ValueError(f"batch_size must be between 1 and {len(data)}, got {batch_size}")
+        self.device = torch.device(device)
+        self.images = scale(data.images).to(self.device)
+        self.labels = data.labels.to(self.device)
+        self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        full, rest = divmod(len(self.labels), self.batch_size)
+        return full if self.drop_last or rest == 0 else full + 1
+
+    def order(self, epoch: int) -> torch.Tensor:
+        """The permutation of image indices used in ``epoch`` (identity without shuffle)."""
+        count = len(self.labels)
+        if not self.shuffle:
+            return torch.arange(count, device=self.device)
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        return torch.randperm(count, generator=generator).to(self.device)
+
+    def batches(self, epoch: int, start: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The batches of ``epoch``, from batch number ``start`` on (to resume mid-epoch)."""
+        order = self.order(epoch)
+        for first in range(start * self.batch_size, len(self) * self.batch_size, self.batch_size):
+            index = order[first : first + self.batch_size]
+            yield self.images[index], self.labels[index]
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch; each new ``for`` loop over the iterator is the next epoch."""
+        self.epoch += 1
+        return self.batches(self.epoch - 1)

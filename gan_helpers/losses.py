@@ -1,4 +1,9 @@
-"""GAN objectives: non-saturating cross-entropy, Wasserstein losses and the gradient penalty."""
+"""What each player minimises: the GAN losses (chapter 02), the Wasserstein losses and the
+gradient penalty (chapter 04). Each takes raw scores (logits) and returns a scalar tensor.
+
+Chapters 02 and 04 define these functions in their cells; ``tools/export_code.py --check`` (run
+by the tests) fails if a notebook's version and this file's ever differ.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,11 @@ def discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> 
 def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
     """Non-saturating -log D(G(z)): strong gradients even when D easily spots the fakes."""
     return F.binary_cross_entropy_with_logits(logits_fake, torch.ones_like(logits_fake))
+
+
+def saturating_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    """The minimax game's log(1 - D(G(z))): its gradient vanishes when D easily spots the fakes."""
+    return -F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
 
 
 def critic_loss(scores_real: torch.Tensor, scores_fake: torch.Tensor) -> torch.Tensor:

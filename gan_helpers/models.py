@@ -1,20 +1,22 @@
-"""The GANs of the course: MLP GAN (02), DCGAN (03), WGAN-GP (04) and conditional GAN (06).
+"""The networks of the course, and drawing images from a trained generator.
 
-Every discriminator and critic returns one raw score per image (a logit for the GANs,
-an unbounded value for the critic); losses apply the sigmoid themselves, which is
-numerically safer than a Sigmoid layer followed by BCELoss.
+MLP GAN (chapter 02), DCGAN (03), WGAN-GP critic (04), conditional GAN (06), and the classifier
+behind the quality metrics (05). Plain ``torch.nn`` layers only: the engine swaps in faster
+equivalents while it trains (``gan_helpers.speed``). Every discriminator and critic returns one
+raw score per image (a logit, or the critic's unbounded value); the losses apply the sigmoid
+themselves, which is numerically safer than a Sigmoid layer followed by BCELoss.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 IMAGE_SHAPE = (1, 28, 28)
 MODEL_KINDS = ("mlp", "dcgan", "wgan-gp", "cgan")
-CONDITIONAL_KINDS = ("cgan",)  # models that take a class label next to the noise or image
-UNCONDITIONAL_KINDS = tuple(kind for kind in MODEL_KINDS if kind not in CONDITIONAL_KINDS)
+UNCONDITIONAL_KINDS = ("mlp", "dcgan", "wgan-gp")
 
 
 class MLPGenerator(nn.Module):
@@ -26,14 +28,14 @@ class MLPGenerator(nn.Module):
         self.net = nn.Sequential(
             nn.Linear(latent_dim, 256),
             nn.LeakyReLU(0.2),
-            nn.Linear(256, 512, bias=False),
+            nn.Linear(256, 512, bias=False),  # no bias: batch norm's shift replaces it
             nn.BatchNorm1d(512),
             nn.LeakyReLU(0.2),
             nn.Linear(512, 1024, bias=False),
             nn.BatchNorm1d(1024),
             nn.LeakyReLU(0.2),
             nn.Linear(1024, 28 * 28),
-            nn.Tanh(),
+            nn.Tanh(),  # pixels in (-1, 1), like the scaled real images
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
@@ -51,7 +53,7 @@ class MLPDiscriminator(nn.Module):
             nn.LeakyReLU(0.2),
             nn.Linear(512, 256),
             nn.LeakyReLU(0.2),
-            nn.Linear(256, 1),
+            nn.Linear(256, 1),  # a logit: no sigmoid here
         )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
@@ -59,13 +61,7 @@ class MLPDiscriminator(nn.Module):
 
 
 class DCGANGenerator(nn.Module):
-    """Noise -> linear projection to 128x7x7 -> two transposed convolutions -> 1x28x28.
-
-    On the CPU the 7x7 maps go into the transposed convolutions in NHWC layout, which oneDNN runs
-    faster (forward 26 -> 19 ms at batch 128 here); the numbers are the same.
-    """
-
-    nhwc_on_cpu = True  # benchmarks/reference.py turns it off to time the textbook layout
+    """Noise -> linear projection to 128x7x7 -> two transposed convolutions -> 1x28x28."""
 
     def __init__(self, latent_dim: int = 100, width: int = 64) -> None:
         super().__init__()
@@ -74,7 +70,7 @@ class DCGANGenerator(nn.Module):
             nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
             nn.BatchNorm1d(2 * width * 7 * 7),
             nn.ReLU(),
-            nn.Unflatten(1, (2 * width, 7, 7)),
+            nn.Unflatten(1, (2 * width, 7, 7)),  # a coarse 7x7 layout of the garment
         )
         self.upsample = nn.Sequential(
             nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),  # 14x14
@@ -85,99 +81,53 @@ class DCGANGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        features = self.project(z)
-        if self.nhwc_on_cpu and features.device.type == "cpu":
-            features = features.contiguous(memory_format=torch.channels_last)
-        return self.upsample(features)
-
-
-class Dropout(nn.Dropout):
-    """``nn.Dropout`` with a mask that is cheap to draw on the CPU and independent of memory layout.
-
-    ``nn.Dropout`` draws one Bernoulli number at a time on the CPU, which took a third of a DCGAN
-    step. Here one 64-bit random integer gives four 16-bit ones, each compared with a threshold:
-    the drop probability is ``p`` rounded to a multiple of 1/65536 (0.3 becomes 0.300003). The
-    mask follows the logical index, so a channels-last input drops the same elements. Other
-    devices keep the fused ``nn.Dropout`` kernel.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self.training or self.p == 0:
-            return x
-        if x.device.type != "cpu" or self.p == 1:
-            return super().forward(x)
-        return x.mul(1 / (1 - self.p)).mul_(keep_mask(x.shape, self.p))
-
-
-def keep_mask(shape: torch.Size, p: float) -> torch.Tensor:
-    """A boolean tensor of ``shape``: True with probability 1 - p (p in steps of 1/65536)."""
-    count = shape.numel()
-    words = torch.randint(-(2**63), 2**63 - 1, ((count + 3) // 4,), dtype=torch.int64)
-    halves = words.view(torch.int16)[:count].view(shape)  # uniform on -32768..32767
-    return halves >= round(p * 65536) - 32768
-
-
-class PenaltyLeakyReLU(nn.LeakyReLU):
-    """``nn.LeakyReLU`` for a critic under a gradient penalty: same values, same gradients.
-
-    The penalty differentiates the critic's gradient once more. A leaky ReLU's second derivative
-    is zero, yet the built-in one still sends a tensor of zeros back through the layers below it:
-    a wasted backward pass of the critic's largest convolution in every step. Here the slope
-    mask counts as a constant, so autograd has no second-order path to follow.
-    """
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return _LeakyReLUWithConstantSlope.apply(x, self.negative_slope)
-
-
-class _LeakyReLUWithConstantSlope(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, negative_slope: float) -> torch.Tensor:
-        ctx.save_for_backward(x)
-        ctx.negative_slope = negative_slope
-        return F.leaky_relu(x, negative_slope)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        (x,) = ctx.saved_tensors  # detached below: the slope depends on x only through its sign
-        return torch.ops.aten.leaky_relu_backward(grad, x.detach(), ctx.negative_slope, False), None
-
-
-def conv_features(width: int, dropout: float, activation: type[nn.Module] = nn.LeakyReLU) -> list[nn.Module]:
-    """Two strided convolutions with LeakyReLU (and dropout): 1x28x28 -> a 2*width*7*7 vector."""
-    drop = Dropout(dropout) if dropout > 0 else nn.Identity()  # Identity keeps layer numbers
-    return [
-        nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
-        activation(0.2),
-        drop,
-        nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
-        activation(0.2),
-        drop,
-        nn.Flatten(),
-    ]
+        return self.upsample(self.project(z))
 
 
 class DCGANDiscriminator(nn.Module):
-    """Strided convolutions with LeakyReLU (and dropout) -> one score per image."""
+    """Two strided convolutions with LeakyReLU and dropout -> one logit per image.
 
-    def __init__(self, width: int = 64, dropout: float = 0.3, activation: type = nn.LeakyReLU) -> None:
+    Dropout (not the paper's batch norm) keeps the discriminator from winning too fast on a
+    dataset this small; ``dropout=0`` switches it off.
+    """
+
+    def __init__(self, width: int = 64, dropout: float = 0.3) -> None:
         super().__init__()
-        self.net = nn.Sequential(*conv_features(width, dropout, activation), nn.Linear(2 * width * 7 * 7, 1))
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
+            nn.LeakyReLU(0.2),
+            nn.Dropout(dropout),
+            nn.Flatten(),
+            nn.Linear(2 * width * 7 * 7, 1),
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images).flatten()
 
 
-class Critic(DCGANDiscriminator):
-    """The WGAN-GP critic: the DCGAN discriminator without dropout, and never batch norm.
+class Critic(nn.Module):
+    """The WGAN-GP critic: the DCGAN discriminator's convolutions, with no dropout and no batch norm.
 
-    Batch norm mixes the images of a batch, so the critic's gradient for one image would
-    depend on the others, and the per-sample gradient penalty would no longer mean anything.
-    Its activations skip the zero second derivative (``PenaltyLeakyReLU``).
+    Batch norm would mix the images of a batch, so the critic's gradient for one image would
+    depend on the others, and the per-image gradient penalty would no longer mean anything.
     """
 
     def __init__(self, width: int = 64) -> None:
-        super().__init__(width=width, dropout=0.0, activation=PenaltyLeakyReLU)
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            nn.Linear(2 * width * 7 * 7, 1),  # an unbounded score, not a probability
+        )
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).flatten()
 
 
 class ConditionalGenerator(DCGANGenerator):
@@ -200,20 +150,47 @@ class ProjectionDiscriminator(nn.Module):
     """DCGAN features h, scored as ``w·h + embed(label)·h`` (Miyato & Koyama, 2018).
 
     The label picks a direction in feature space; the image is judged real *for that class*
-    by how far its features point that way. Cheaper and stronger than joining the label to
-    the input, because the label acts where the features already mean something.
+    by how far its features point that way.
     """
 
     def __init__(self, num_classes: int = 10, width: int = 64, dropout: float = 0.3) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.features = nn.Sequential(*conv_features(width, dropout))
+        self.features = DCGANDiscriminator(width, dropout).net[:-1]  # everything but the last linear
         self.score = nn.Linear(2 * width * 7 * 7, 1)
         self.embed = nn.Embedding(num_classes, 2 * width * 7 * 7)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = self.features(images)
         return self.score(h).flatten() + (self.embed(labels) * h).sum(dim=1)
+
+
+class FashionClassifier(nn.Module):
+    """Two blocks of two 3x3 convolutions with max pooling, then a 128-d feature layer.
+
+    Its features are the space of the project's quality metrics (chapter 05).
+    """
+
+    def __init__(self, num_classes: int = 10, features: int = 128) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            conv_block(1, 32), conv_block(32, 32), nn.MaxPool2d(2),  # 14x14
+            conv_block(32, 64), conv_block(64, 64), nn.MaxPool2d(2),  # 7x7
+            nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 7 * 7, features), nn.ReLU(),
+        )  # fmt: skip
+        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(features, num_classes))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
+
+
+def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
+    """A 3x3 convolution, batch norm and ReLU, keeping the map size."""
+    return nn.Sequential(
+        nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False),
+        nn.BatchNorm2d(channels_out),
+        nn.ReLU(),
+    )
 
 
 def init_weights(module: nn.Module) -> None:
@@ -251,15 +228,15 @@ def build_discriminator(kind: str, num_classes: int = 10) -> nn.Module:
     return discriminator
 
 
-def is_conditional(model: nn.Module) -> bool:
-    """Whether a generator or discriminator takes class labels."""
-    return hasattr(model, "num_classes")
-
-
 def check_kind(kind: str) -> None:
     """Raise a ValueError naming the valid kinds if ``kind`` is not one of them."""
     if kind not in MODEL_KINDS:
         raise ValueError(f"model kind {kind!r} is unknown; choose one of {', '.join(MODEL_KINDS)}")
+
+
+def is_conditional(model: nn.Module) -> bool:
+    """Whether a generator or discriminator takes class labels."""
+    return hasattr(model, "num_classes")
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -270,3 +247,104 @@ def count_parameters(model: nn.Module) -> int:
 def predict_proba(discriminator: nn.Module, images: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
     """The discriminator's probability that each image is real (for ``labels``, if conditional)."""
     return torch.sigmoid(discriminator(images, *labels))
+
+
+# --- Drawing images from a generator.
+
+
+@contextmanager
+def eval_mode(model: nn.Module):
+    """Eval mode inside (batch norm uses its running statistics), the previous mode after."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@torch.no_grad()
+def generate(
+    generator: nn.Module, count: int = 100, seed: int = 0, labels: torch.Tensor | None = None
+) -> torch.Tensor:
+    """``count`` images in [-1, 1] on the CPU; the same ``seed`` gives the same images.
+
+    A conditional generator draws ``labels`` (default: every class equally, in order).
+    """
+    if count < 1:
+        raise ValueError(f"count = {count}: must be at least 1")
+    noise = torch.randn(count, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
+    if labels is None and is_conditional(generator):
+        labels = grid_labels(count, generator.num_classes)
+    return generate_from(generator, noise, labels)
+
+
+@torch.no_grad()
+def generate_from(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | None = None):
+    """The images for given noise (and labels, if conditional), in eval mode, on the CPU."""
+    device = next(generator.parameters()).device
+    condition = () if labels is None else (_check_labels(generator, labels, len(noise)).to(device),)
+    with eval_mode(generator):
+        return generator(noise.to(device), *condition).float().cpu()
+
+
+def _check_labels(generator: nn.Module, labels: torch.Tensor, count: int) -> torch.Tensor:
+    if not is_conditional(generator):
+        raise ValueError("this generator is not conditional: call it without labels")
+    classes = generator.num_classes
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if labels.shape != (count,) or labels.min() < 0 or labels.max() >= classes:
+        raise ValueError(f"need {count} labels in 0..{classes - 1}, got shape {tuple(labels.shape)}")
+    return labels
+
+
+def grid_labels(count: int, num_classes: int) -> torch.Tensor:
+    """``count`` labels covering the classes in order and equally (rows of a 10x10 grid for 10)."""
+    return torch.arange(count) * num_classes // count
+
+
+def cycled_labels(count: int, num_classes: int) -> torch.Tensor:
+    """Labels 0, 1, ..., num_classes - 1, 0, 1, ...: every stretch of the samples is balanced.
+
+    Metrics that split the samples (the inception score does) need this; grid labels would
+    give each split a single class.
+    """
+    return torch.arange(count) % num_classes
+
+
+def metric_samples(generator: nn.Module, count: int, seed: int = 0) -> torch.Tensor:
+    """``count`` images for measuring a generator: a conditional one draws all classes, cycled."""
+    labels = cycled_labels(count, generator.num_classes) if is_conditional(generator) else None
+    return generate(generator, count, seed, labels)
+
+
+@torch.no_grad()
+def morph_classes(generator: nn.Module, z: torch.Tensor, start: int, end: int, steps: int = 8):
+    """Images for one noise vector ``z`` while the label embedding slides from ``start`` to ``end``."""
+    if not hasattr(generator, "from_embedding"):
+        raise ValueError("morph_classes needs a conditional generator (model 'cgan')")
+    if steps < 2:
+        raise ValueError(f"steps = {steps}: need at least 2")
+    device = next(generator.parameters()).device
+    ends = generator.embed(torch.tensor([start, end], device=device))
+    t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)
+    with eval_mode(generator):
+        images = generator.from_embedding(z.to(device).expand(steps, -1), (1 - t) * ends[0] + t * ends[1])
+    return images.float().cpu()
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
+    """``steps`` points on the great circle from z0 to z1 (rows of [steps, latent_dim]).
+
+    Gaussian noise vectors live near a sphere of radius sqrt(latent_dim); a straight line
+    between two of them passes through the less likely inside, a spherical path does not.
+    """
+    if z0.shape != z1.shape or z0.ndim != 1:
+        raise ValueError(f"slerp needs two vectors of one shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
+    if steps < 2:
+        raise ValueError(f"steps = {steps}: need at least 2")
+    t = torch.linspace(0, 1, steps, dtype=z0.dtype).unsqueeze(1)
+    omega = torch.arccos(torch.dot(z0 / z0.norm(), z1 / z1.norm()).clamp(-1, 1))
+    if omega.abs() < 1e-6:  # (nearly) parallel: the straight line is the arc
+        return (1 - t) * z0 + t * z1
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)

@@ -1,92 +1,178 @@
-"""One training loop for all three GANs: progress bar, history, samples, checkpoints, resume."""
+"""Training: one step per objective, written out plainly, and the engine that runs any step.
+
+The steps are the code of chapters 02 (``gan_step``), 04 (``critic_step``, ``generator_step``,
+the n_critic schedule ``wgan_gp_train_step``) and 06 (``conditional_train_step``): the notebooks
+define them in their cells and ``tools/export_code.py --check`` keeps the two identical.
+
+``train(run, step=...)`` runs any function ``step(run, real, labels) -> metrics``: a learner's
+own step trains exactly like the package's. The engine adds what a long run needs (progress
+bar, history, sample grids, checkpoints, Ctrl-C, NaN stop) and the speed work of
+``gan_helpers.speed``, none of which changes what is learned.
+"""
 
 from __future__ import annotations
 
+import json
 import math
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
+import matplotlib.pyplot as plt
 import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from torch.optim import Optimizer
 from tqdm.auto import tqdm
 
-from gan_helpers.allocator import keep_freed_memory
-from gan_helpers.batches import BatchIterator
-from gan_helpers.checkpoints import save_checkpoint
-from gan_helpers.data import load_dataset, take_subset
-from gan_helpers.graphs import CudaGraphStep, StepFunction
-from gan_helpers.models import is_conditional
-from gan_helpers.plots import save_grid
-from gan_helpers.runs import Run, memory_format
-from gan_helpers.steps import critic_step, gan_step, wasserstein_generator_step
+from gan_helpers.config import ClassifierConfig, TrainConfig
+from gan_helpers.data import BatchIterator, ImageData, load_dataset, take_subset
+from gan_helpers.display import plot_run, save_grid
+from gan_helpers.evaluation import evaluate_accuracy
+from gan_helpers.losses import (
+    critic_loss,
+    discriminator_loss,
+    generator_loss,
+    gradient_penalty,
+    wasserstein_generator_loss,
+)
+from gan_helpers.models import FashionClassifier
+from gan_helpers.runs import Run, new_run, save_checkpoint
+from gan_helpers.speed import StepFunction, fast_layers, with_fast_paths
 
+Step = Callable[[Run, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake")
 WGAN_METRICS = ("loss_d", "loss_g", "wasserstein", "gp")
+
+
+@contextmanager
+def frozen(model: nn.Module) -> Iterator[nn.Module]:
+    """Skip the weight gradients of ``model`` while it only passes gradients through.
+
+    In the generator's update the discriminator's own gradients would be computed and thrown
+    away; freezing it saves that work and changes no number.
+    """
+    model.requires_grad_(False)
+    try:
+        yield model
+    finally:
+        model.requires_grad_(True)
+
+
+def gan_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: Optimizer,
+    opt_d: Optimizer,
+    real: torch.Tensor,
+    labels: torch.Tensor | None = None,
+) -> dict[str, torch.Tensor]:
+    """One discriminator update, then one generator update with the non-saturating loss.
+
+    ``labels`` (chapter 06) go to both networks: the fakes are drawn for the real batch's
+    classes, so the discriminator compares like with like. Metrics stay on the device.
+    """
+    condition = () if labels is None else (labels,)
+    z = torch.randn(real.size(0), generator.latent_dim, device=real.device)
+    fake = generator(z, *condition)
+
+    logits_real = discriminator(real, *condition)
+    logits_fake = discriminator(fake.detach(), *condition)  # detach: D's update must not move G
+    loss_d = discriminator_loss(logits_real, logits_fake)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+    with frozen(discriminator):
+        loss_g = generator_loss(discriminator(fake, *condition))  # D just changed: score the fakes again
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+    opt_g.step()
+
+    return {
+        "loss_d": loss_d.detach(),
+        "loss_g": loss_g.detach(),
+        "d_real": torch.sigmoid(logits_real.detach()).mean(),
+        "d_fake": torch.sigmoid(logits_fake.detach()).mean(),
+    }
+
+
+def gan_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The engine's step for the MLP GAN and the DCGAN: a ``gan_step`` on the run's networks."""
+    return gan_step(run.generator, run.discriminator, run.opt_g, run.opt_d, real)
+
+
+def conditional_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The engine's step for the conditional GAN: both networks are told each image's class."""
+    return gan_step(run.generator, run.discriminator, run.opt_g, run.opt_d, real, labels)
+
+
+def critic_step(
+    generator: nn.Module, critic: nn.Module, opt_c: Optimizer, real: torch.Tensor, gp_weight: float
+) -> dict[str, torch.Tensor]:
+    """One critic update: the Wasserstein loss plus ``gp_weight`` times the gradient penalty."""
+    z = torch.randn(real.size(0), generator.latent_dim, device=real.device)
+    with torch.no_grad():  # the critic's update needs no gradient through the generator
+        fake = generator(z)
+    scores_real, scores_fake = critic(real), critic(fake)
+    penalty = gradient_penalty(critic, real, fake)
+    loss_d = critic_loss(scores_real, scores_fake) + gp_weight * penalty
+    opt_c.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_c.step()
+    return {
+        "loss_d": loss_d.detach(),
+        "wasserstein": (scores_real.mean() - scores_fake.mean()).detach(),  # the critic's estimate
+        "gp": penalty.detach(),
+    }
+
+
+def generator_step(
+    generator: nn.Module, critic: nn.Module, opt_g: Optimizer, batch_size: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """One generator update against the current critic, which stays fixed."""
+    z = torch.randn(batch_size, generator.latent_dim, device=device)
+    with frozen(critic):
+        loss_g = wasserstein_generator_loss(critic(generator(z)))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+    opt_g.step()
+    return {"loss_g": loss_g.detach()}
+
+
+def wgan_gp_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The n_critic schedule: a critic update every batch, a generator update every n_critic-th."""
+    metrics = critic_step(run.generator, run.discriminator, run.opt_d, real, run.config.gp_weight)
+    if (run.step + 1) % run.config.n_critic == 0:
+        metrics |= generator_step(run.generator, run.discriminator, run.opt_g, real.size(0), real.device)
+    return metrics
+
+
+# --- The engine.
 
 
 class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use "eager" to stay fast
-# Inductor's own choice of NHWC layouts broke the generator's backward pass on CUDA (torch 2.11,
-# "expected size 64==64, stride 196==1" in convolution_backward): keep the layout we give it.
-# And draw dropout masks with PyTorch's generator, so a seed gives the same run compiled or not.
-INDUCTOR_OPTIONS = {"layout_optimization": False, "fallback_random": True}
+def default_step(model: str) -> Step:
+    """The package's step for a model kind."""
+    return {"wgan-gp": wgan_gp_train_step, "cgan": conditional_train_step}.get(model, gan_train_step)
 
 
-def make_step(run: Run) -> StepFunction:
-    """The function that trains on one batch (images, labels), with the config's fast paths."""
-    return with_fast_paths(run, objective_step(run))
+def make_step(run: Run, step: Step | None = None) -> StepFunction:
+    """``step`` (default: the model's own) bound to ``run``, wrapped in the config's fast paths.
 
-
-def with_fast_paths(run: Run, step: StepFunction) -> StepFunction:
-    """Wrap ``step`` in the config's options: memory layout, bf16 autocast, compile, CUDA graphs.
-
-    On the CPU it also has malloc keep freed memory (``reuse_cpu_memory``): steps about 10% faster.
+    CUDA graphs replay only the package's own steps, whose phases are known: a graph records
+    one path through the code, and a step of yours may branch on anything.
     """
-    cfg = run.config
-    if cfg.reuse_cpu_memory and run.device.type == "cpu":
-        keep_freed_memory()
-    if cfg.compile:  # in place, so state_dict keys and checkpoints stay the same
-        options = INDUCTOR_OPTIONS if COMPILE_BACKEND == "inductor" else None
-        run.generator.compile(backend=COMPILE_BACKEND, options=options)
-        if cfg.model != "wgan-gp":  # the gradient penalty needs a double backward compile cannot do
-            run.discriminator.compile(backend=COMPILE_BACKEND, options=options)
-    layout = memory_format(cfg)
-
-    def fast_step(real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        real = real.contiguous(memory_format=layout)
-        with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
-            return step(real, labels)
-
-    if cfg.cuda_graphs and run.device.type == "cuda":
-        return CudaGraphStep(fast_step, phase=lambda: moves_generator(run))
-    return fast_step
-
-
-def moves_generator(run: Run) -> bool:
-    """Whether the next step also updates the generator: always, but every n_critic-th for WGAN-GP."""
-    return run.config.model != "wgan-gp" or (run.step + 1) % run.config.n_critic == 0
-
-
-def objective_step(run: Run) -> StepFunction:
-    """The plain step for the run's objective: GAN (conditional or not) or WGAN-GP."""
-    cfg = run.config
-    if cfg.model != "wgan-gp":
-        conditional = is_conditional(run.generator)
-        return lambda real, labels: gan_step(
-            run.generator, run.discriminator, run.opt_g, run.opt_d, real, labels if conditional else None
-        )
-
-    def wgan_gp_step(real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        metrics = critic_step(run.generator, run.discriminator, run.opt_d, real, cfg.gp_weight)
-        if moves_generator(run):
-            metrics |= wasserstein_generator_step(
-                run.generator, run.discriminator, run.opt_g, real.size(0), real.device
-            )
-        return metrics
-
-    return wgan_gp_step
+    step = step or default_step(run.config.model)
+    phases = {
+        gan_train_step: lambda: None,
+        conditional_train_step: lambda: None,
+        wgan_gp_train_step: lambda: (run.step + 1) % run.config.n_critic == 0,  # moves the generator?
+    }
+    return with_fast_paths(run, lambda real, labels: step(run, real, labels), phases.get(step))
 
 
 class MetricAverager:
@@ -154,10 +240,12 @@ def record(run: Run, averager: MetricAverager, per_epoch: int) -> dict[str, floa
     # Every series gets a value, so all stay aligned with "step"; NaN marks a window without
     # that update (possible for loss_g of WGAN-GP when log_every < n_critic).
     keys = WGAN_METRICS if run.config.model == "wgan-gp" else GAN_METRICS
+    keys = [*keys, *(key for key in means if key not in keys)]  # a learner's step may add metrics
     entry = {"step": run.step, "epoch": run.epoch + run.batch / per_epoch}
     entry |= {key: means.get(key, math.nan) for key in keys}
+    count = len(run.history.get("step", []))
     for key, value in entry.items():
-        run.history.setdefault(key, []).append(value)
+        run.history.setdefault(key, [math.nan] * count).append(value)  # a new series starts aligned
     return means
 
 
@@ -171,26 +259,40 @@ def end_epoch(run: Run) -> None:
         save_checkpoint(run)
 
 
-def train(run: Run, *, on_log: Callable[[Run], None] | None = None, progress: bool = True) -> Run:
+def train(
+    run: Run | TrainConfig,
+    *,
+    step: Step | None = None,
+    data: ImageData | None = None,
+    on_log: Callable[[Run], None] | None = None,
+    progress: bool = True,
+) -> Run:
     """Train until ``config.num_epochs``; safe to call again on a loaded or stopped run.
 
-    ``on_log(run)`` is called after each history entry (every ``log_every`` batches), e.g. to
-    refresh a live view. Ctrl-C stops after the current batch with a checkpoint saved.
+    ``run``: a run (``new_run``, ``load_run``), or a config to start a new run from.
+    ``step(run, real, labels) -> metrics`` trains on one batch (default: the model's own step).
+    ``data`` replaces the config's dataset (``config.subset`` still applies). ``on_log(run)`` is
+    called after each history entry (every ``log_every`` batches), e.g. to refresh a live view.
+    Ctrl-C stops after the current batch with a checkpoint saved.
     """
+    if isinstance(run, TrainConfig):
+        run = new_run(run)
     cfg = run.config
-    data = load_dataset(cfg.dataset, cfg.data_root, train=True)
+    data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, train=True)
     if cfg.subset < 1.0:
         data = take_subset(data, cfg.subset, seed=cfg.seed)
     batches = BatchIterator(data, cfg.batch_size, device=run.device, drop_last=True, seed=cfg.seed)
-    step, averager = make_step(run), MetricAverager()
+    averager = MetricAverager()
     run.generator.train()
     run.discriminator.train()
     total = cfg.num_epochs * len(batches)
-    with StopRequest() as stop, tqdm(total=total, initial=run.step, disable=not progress) as bar:
+    bar = tqdm(total=total, initial=run.step, disable=not progress)
+    with fast_layers(run), StopRequest() as stop, bar:
+        train_on_batch = make_step(run, step)
         while not run.finished:
             bar.set_description(f"{cfg.model} epoch {run.epoch + 1}/{cfg.num_epochs}")
             for real, labels in batches.batches(run.epoch, start=run.batch):
-                averager.add(step(real, labels))
+                averager.add(train_on_batch(real, labels))
                 run.batch, run.step = run.batch + 1, run.step + 1
                 bar.update()
                 if run.step % cfg.log_every == 0:
@@ -205,3 +307,39 @@ def train(run: Run, *, on_log: Callable[[Run], None] | None = None, progress: bo
             record(run, averager, len(batches))
             end_epoch(run)
     return run
+
+
+def write_report(run: Run) -> None:
+    """Write ``history.json`` and ``losses.png`` into the run folder."""
+    run.run_dir.mkdir(parents=True, exist_ok=True)
+    (run.run_dir / "history.json").write_text(json.dumps(run.history))
+    if run.history.get("step"):
+        fig = plot_run(run.history, run.config.model)
+        fig.savefig(run.run_dir / "losses.png", dpi=100)
+        plt.close(fig)
+
+
+def train_classifier(config: ClassifierConfig, train: ImageData, test: ImageData, device) -> tuple:
+    """Adam with a one-cycle schedule and random horizontal flips; returns (model, test accuracy)."""
+    torch.manual_seed(config.seed)
+    model = FashionClassifier(len(train.class_names)).to(device)
+    batches = BatchIterator(train, config.batch_size, device=device, drop_last=True, seed=config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, config.lr, total_steps=config.num_epochs * len(batches)
+    )
+    for epoch in range(config.num_epochs):
+        model.train()
+        for images, labels in tqdm(batches, desc=f"classifier epoch {epoch + 1}", leave=False):
+            flip = torch.rand(len(images), 1, 1, 1, device=device) < 0.5
+            images = torch.where(flip, images.flip(-1), images)  # clothes look alike mirrored
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        accuracy = evaluate_accuracy(model, test, device)
+        print(f"epoch {epoch + 1}/{config.num_epochs}: test accuracy {accuracy:.2%}", flush=True)
+    return model.eval(), accuracy
+
+

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_helpers.batches import BatchIterator
-from gan_helpers.data import CLASS_NAMES, ImageData
+from gan_helpers.data import CLASS_NAMES, BatchIterator, ImageData
 
 
 def make_data(count: int = 50) -> ImageData:

@@ -10,8 +10,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from gan_helpers.colab import REPOSITORY, colab_url, setup_cell
-from gan_helpers.paths import project_dir
+from gan_helpers.data import project_dir
+from gan_helpers.display import REPOSITORY, colab_url, setup_cell
 
 NOTEBOOKS = sorted((project_dir() / "notebooks").glob("*.ipynb"))
 
@@ -60,6 +60,20 @@ def test_the_cell_does_nothing_when_the_package_is_installed(monkeypatch, tmp_pa
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: pytest.fail("nothing should be installed"))
     monkeypatch.chdir(tmp_path)
     exec(setup_cell(), {})
+
+
+def test_a_notebook_imports_the_package_of_its_own_checkout_and_says_which(tmp_path):
+    """Two clones: the one the notebook sits in wins over the installed (editable) one."""
+    package = tmp_path / "other-clone" / "gan_helpers"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (tmp_path / "other-clone" / "notebooks").mkdir()
+    assert importlib.util.find_spec("gan_helpers").origin != str(package / "__init__.py")  # installed: ours
+    done = subprocess.run(
+        [sys.executable, "-c", setup_cell()], cwd=tmp_path / "other-clone" / "notebooks",
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == f"gan_helpers imported from {package.resolve()}"
 
 
 def test_colab_links_need_a_github_repository():

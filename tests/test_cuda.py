@@ -8,12 +8,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_helpers.checkpoints import load_run, save_checkpoint
 from gan_helpers.config import TrainConfig
-from gan_helpers.graphs import WARMUP_CALLS, CudaGraphStep
-from gan_helpers.runs import new_run
+from gan_helpers.runs import load_run, new_run, save_checkpoint
+from gan_helpers.speed import WARMUP_CALLS, CudaGraphStep
 from gan_helpers.training import make_step
-from tests.test_fast_paths import assert_close_runs, losses_and_weights
+from tests.helpers import assert_close_runs, losses_and_weights
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 STEPS = 4 * WARMUP_CALLS + 4  # warm-up, capture and replays of both WGAN-GP phases (n_critic=2)

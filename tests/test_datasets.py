@@ -5,30 +5,33 @@ from __future__ import annotations
 import pytest
 import torch
 
-from gan_helpers import data, datasets, idx
+from gan_helpers import data
 from gan_helpers.__main__ import main
 from gan_helpers.config import TrainConfig
-from gan_helpers.pretrained import load_generator
-from gan_helpers.sampling import generate
-from tests.conftest import write_fake_dataset
+from gan_helpers.models import generate
+from gan_helpers.runs import load_generator
+from tests.helpers import tiny_spec, write_fake_dataset
 
 OTHERS = ["mnist", "kmnist", "emnist-letters"]
 
 
 @pytest.fixture
-def fake_root(tmp_path, monkeypatch):
+def fake_root(tmp_path):
     """A data root with tiny copies of every dataset (3 images per class and split)."""
-    for spec in datasets.DATASETS.values():
-        for train in (True, False):
-            monkeypatch.setitem(spec.split_sizes, train, 3 * len(spec.class_names))
+    for spec in data.DATASETS.values():
         write_fake_dataset(tmp_path / "data" / spec.folder / "raw", spec=spec)
     return tmp_path / "data"
 
 
+def tiny(name: str) -> data.DatasetSpec:
+    """The spec of ``name`` sized for the tiny files: the loader is told what to expect."""
+    return tiny_spec(data.get_spec(name))
+
+
 @pytest.mark.parametrize("name", OTHERS)
 def test_each_dataset_loads_with_its_own_classes(fake_root, name):
-    spec = datasets.get_spec(name)
-    split = data.load_dataset(name, fake_root, train=False, system_dir=None, download=False)
+    spec = data.get_spec(name)
+    split = data.load_dataset(tiny(name), fake_root, train=False, system_dir=None, download=False)
     assert split.class_names == spec.class_names
     assert split.images.shape == (3 * len(spec.class_names), 1, 28, 28)
     assert split.labels.tolist() == sorted(list(range(len(spec.class_names))) * 3)  # from 0
@@ -36,16 +39,16 @@ def test_each_dataset_loads_with_its_own_classes(fake_root, name):
 
 
 def test_emnist_letters_are_numbered_from_zero_and_turned_upright(fake_root):
-    split = data.load_dataset("emnist-letters", fake_root, system_dir=None, download=False)
+    split = data.load_dataset(tiny("emnist-letters"), fake_root, system_dir=None, download=False)
     assert len(split.class_names) == 26 and split.class_names[0] == "A"
     # the writer puts the class at pixel (0, 0); a marker at file pixel (0, 5) must land at (5, 0)
     raw = fake_root / "EMNIST" / "raw"
-    stem = datasets.get_spec("emnist-letters").file_stems[True][0]
-    images = idx.read_idx(raw / f"{stem}.gz").copy()
+    stem = data.get_spec("emnist-letters").file_stems[True][0]
+    images = data.read_idx(raw / f"{stem}.gz").copy()
     images[0, 0, 5] = 255
     images[0, 5, 0] = 0
-    idx.write_idx(raw / f"{stem}.gz", images)
-    split = data.load_dataset("emnist-letters", fake_root, system_dir=None, download=False)
+    data.write_idx(raw / f"{stem}.gz", images)
+    split = data.load_dataset(tiny("emnist-letters"), fake_root, system_dir=None, download=False)
     assert split.images[0, 0, 5, 0] == 255 and split.images[0, 0, 0, 5] != 255
 
 
@@ -63,7 +66,7 @@ def test_missing_dataset_is_fetched_by_torchvision_with_its_options(tmp_path, mo
         calls.append((spec.folder, spec.torchvision_options, train))
         raise OSError("offline")
 
-    monkeypatch.setattr(datasets, "torchvision_download", fake_torchvision)
+    monkeypatch.setattr(data, "torchvision_download", fake_torchvision)
     with pytest.raises(data.DataNotFoundError) as error:
         data.load_dataset("emnist-letters", tmp_path, download=True)
     assert calls == [("EMNIST", {"split": "letters"}, True)]
@@ -73,15 +76,17 @@ def test_missing_dataset_is_fetched_by_torchvision_with_its_options(tmp_path, mo
 def test_mnist_may_be_unbalanced_but_fashion_mnist_may_not(fake_root):
     for folder in ("MNIST", "FashionMNIST"):
         raw = fake_root / folder / "raw"
-        labels = idx.read_idx(raw / "t10k-labels-idx1-ubyte.gz").copy()
+        labels = data.read_idx(raw / "t10k-labels-idx1-ubyte.gz").copy()
         labels[0] = 1  # one more "1", one fewer "0"
-        idx.write_idx(raw / "t10k-labels-idx1-ubyte.gz", labels)
-    assert len(data.load_dataset("mnist", fake_root, train=False, system_dir=None, download=False)) == 30
+        data.write_idx(raw / "t10k-labels-idx1-ubyte.gz", labels)
+    mnist = data.load_dataset(tiny("mnist"), fake_root, train=False, system_dir=None, download=False)
+    assert len(mnist) == 30
     with pytest.raises(ValueError, match="class counts"):
-        data.load_dataset("fashion-mnist", fake_root, train=False, system_dir=None, download=False)
+        data.load_dataset(tiny("fashion-mnist"), fake_root, train=False, system_dir=None, download=False)
 
 
-def test_train_command_makes_a_26_class_conditional_gan(fake_root, tmp_path):
+def test_train_command_makes_a_26_class_conditional_gan(fake_root, tmp_path, monkeypatch):
+    monkeypatch.setitem(data.DATASETS, "emnist-letters", tiny("emnist-letters"))  # the tiny files' sizes
     code = main(["train", "cgan", "--dataset", "emnist-letters", "--data-root", str(fake_root),
                  "--output-dir", str(tmp_path / "runs"), "--epochs", "1", "--batch-size", "26",
                  "--device", "cpu", "--quiet"])  # fmt: skip

@@ -6,24 +6,24 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_helpers import classifier, evaluation
+from gan_helpers import evaluation, runs
 from gan_helpers.__main__ import main
-from gan_helpers.checkpoints import save_checkpoint
-from gan_helpers.config import TrainConfig
-from gan_helpers.data import CLASS_NAMES, ImageData, load_fashion_mnist
-from gan_helpers.plots import make_gif, save_grid
-from gan_helpers.runs import new_run
-from gan_helpers.sampling import generate, slerp
-from tests.conftest import write_fake_dataset
+from gan_helpers.config import ClassifierConfig, TrainConfig
+from gan_helpers.data import CLASS_NAMES, ImageData, load_dataset
+from gan_helpers.display import make_gif, save_grid
+from gan_helpers.models import FashionClassifier, generate, slerp
+from gan_helpers.runs import new_run, save_checkpoint
+from gan_helpers.training import train_classifier
+from tests.helpers import tiny_spec, write_fake_dataset
 
 
 @pytest.fixture
-def fake_root(tmp_path, small_sizes, monkeypatch):
+def fake_root(tmp_path, monkeypatch):
     """A tiny synthetic dataset that every loader in the evaluation code reads."""
     root = tmp_path / "data"
     write_fake_dataset(root / "FashionMNIST" / "raw", per_class=3)
-    real_loader = load_fashion_mnist
-    monkeypatch.setattr(evaluation, "load_fashion_mnist", lambda train=True: real_loader(root, train))
+    tiny = lambda train=True: load_dataset(tiny_spec(), root, train, system_dir=None, download=False)  # noqa: E731
+    monkeypatch.setattr(evaluation, "load_fashion_mnist", tiny)
     return root
 
 
@@ -38,48 +38,48 @@ def striped_data(count: int = 100) -> ImageData:
 
 def test_classifier_learns_and_round_trips(tmp_path):
     data = striped_data()
-    config = classifier.ClassifierConfig(num_epochs=5, batch_size=10, lr=5e-3)
-    model, accuracy = classifier.train_classifier(config, data, data, "cpu")
+    config = ClassifierConfig(num_epochs=5, batch_size=10, lr=5e-3)
+    model, accuracy = train_classifier(config, data, data, "cpu")
     assert accuracy > 0.8
-    path = classifier.save_classifier(model, config, accuracy, tmp_path / "c.pt")
-    loaded = classifier.load_classifier(path)
+    path = runs.save_classifier(model, config, accuracy, tmp_path / "c.pt")
+    loaded = runs.load_classifier(path)
     assert loaded.test_accuracy == accuracy
-    assert torch.equal(classifier.predict(loaded, data.images), classifier.predict(model, data.images))
-    assert classifier.extract_features(loaded, data.images).shape == (100, classifier.FEATURES)
+    assert torch.equal(evaluation.predict(loaded, data.images), evaluation.predict(model, data.images))
+    assert evaluation.extract_features(loaded, data.images).shape == (100, 128)
     with pytest.raises(ValueError, match="num_epochs = 0"):
-        classifier.ClassifierConfig(num_epochs=0)
+        ClassifierConfig(num_epochs=0)
 
 
 def test_wrong_file_is_refused_as_classifier(fake_root, tmp_path):
     run = new_run(TrainConfig.for_model("mlp", device="cpu", data_root=str(fake_root)))
     path = save_checkpoint(run, tmp_path / "g.pt")
     with pytest.raises(ValueError, match="holds a 'mlp' model, not the classifier"):
-        classifier.load_classifier(path)
+        runs.load_classifier(path)
 
 
 def test_evaluate_command_prints_a_row_per_model(fake_root, tmp_path, monkeypatch, capsys):
-    weights = classifier.save_classifier(
-        classifier.FashionClassifier().eval(), classifier.ClassifierConfig(), 0.5, tmp_path / "c.pt"
+    weights = runs.save_classifier(
+        FashionClassifier().eval(), ClassifierConfig(), 0.5, tmp_path / "c.pt"
     )
-    real_load = classifier.load_classifier
+    real_load = runs.load_classifier
     monkeypatch.setattr(evaluation, "load_classifier", lambda device="cpu": real_load(weights, device))
     run = new_run(TrainConfig.for_model("dcgan", device="cpu", data_root=str(fake_root)))
     checkpoint = save_checkpoint(run, tmp_path / "dcgan.pt")
-    assert main(["evaluate", str(checkpoint), "--samples", "30"]) == 0
+    other = save_checkpoint(new_run(TrainConfig.for_model("dcgan", device="cpu", seed=5)), tmp_path / "b.pt")
+    assert main(["evaluate", str(checkpoint), str(other), str(checkpoint), "--samples", "30"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("30 samples per row (noise seed 0)")
-    assert [line.split()[0] for line in lines[3:]] == ["real", "dcgan"]
+    rows = [line.split()[0] for line in lines[3:]]  # labelled as typed: two dcgan files stay two rows
+    assert rows == ["real", str(checkpoint), str(other), str(checkpoint)]
+    assert lines[5].split()[1] != lines[4].split()[1]  # another generator, another FD
     assert main(["evaluate", str(checkpoint), "--samples", "5"]) == 2
 
 
 def test_real_row_is_the_best_on_fd():
     """Identical feature sets score perfectly; a shifted set does not."""
     features = torch.randn(200, 8, dtype=torch.float64)
-    from gan_helpers import metrics
-
-    assert (
-        metrics.frechet_distance(features, features) < 1e-8 < metrics.frechet_distance(features, features + 1)
-    )
+    same = evaluation.frechet_distance(features, features)
+    assert same < 1e-8 < evaluation.frechet_distance(features, features + 1)
 
 
 def test_slerp_stays_on_the_sphere_and_hits_the_ends():

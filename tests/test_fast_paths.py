@@ -3,53 +3,20 @@
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 
 import pytest
 import torch
 import torch.nn.functional as F  # noqa: N812
 
-from gan_helpers import training
+from gan_helpers import speed
 from gan_helpers.config import TrainConfig
-from gan_helpers.graphs import CudaGraphStep
 from gan_helpers.losses import critic_loss, gradient_penalty
-from gan_helpers.models import Dropout, PenaltyLeakyReLU, build_discriminator, build_generator
+from gan_helpers.models import build_discriminator, build_generator
 from gan_helpers.runs import new_run
-from gan_helpers.steps import frozen, gan_step
-from gan_helpers.training import make_step
-
-STEPS = 3
-
-
-def losses_and_weights(model: str, device: str = "cpu", steps: int = STEPS, **options) -> tuple[list, dict]:
-    """Train ``steps`` batches of fixed data with the given config options."""
-    run = new_run(TrainConfig.for_model(model, device=device, seed=3, batch_size=16, n_critic=2, **options))
-    step = make_step(run)
-    data = torch.Generator().manual_seed(0)
-    history = []
-    for _ in range(steps):
-        real = (torch.rand(16, 1, 28, 28, generator=data) * 2 - 1).to(device)
-        labels = torch.randint(0, 10, (16,), generator=data).to(device)
-        history.append({k: v.item() for k, v in step(real, labels).items()})
-        run.step += 1
-    return history, {name: value.cpu() for name, value in run.generator.state_dict().items()}
-
-
-def assert_close_runs(a, b, rtol: float, atol: float, steps: int = STEPS) -> None:
-    """Losses within tolerance; weights too, allowing for Adam's normalised steps.
-
-    Adam moves a weight by up to about lr per step whatever its gradient's size, so where a
-    gradient is ~0 a rounding difference can flip the step: single weights may then differ by
-    up to 2 lr per step, while on average they must agree to the tolerance.
-    """
-    for plain, fast in zip(a[0], b[0], strict=True):
-        assert plain.keys() == fast.keys()
-        for key in plain:
-            assert fast[key] == pytest.approx(plain[key], rel=rtol, abs=atol), key
-    for name, value in a[1].items():
-        difference = (b[1][name].double() - value.double()).abs()
-        assert difference.max() <= 2 * 2e-4 * steps + atol, name
-        assert difference.mean() <= atol, name
+from gan_helpers.speed import CudaGraphStep, FastDropout, PenaltyLeakyReLU, fast_layers
+from gan_helpers.training import frozen, gan_step, make_step
+from tests.helpers import assert_close_runs, losses_and_weights
 
 
 @pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan"])
@@ -66,7 +33,7 @@ def test_bfloat16_autocast_stays_within_tolerance(model):
 
 @pytest.mark.parametrize("model", ["dcgan", "wgan-gp"])
 def test_compiled_networks_train_like_eager_ones(model, monkeypatch):
-    monkeypatch.setattr(training, "COMPILE_BACKEND", "eager")  # graph capture without codegen: fast
+    monkeypatch.setattr(speed, "COMPILE_BACKEND", "eager")  # graph capture without codegen: fast
     plain = losses_and_weights(model)
     compiled = losses_and_weights(model, compile=True)
     assert compiled[1].keys() == plain[1].keys()  # checkpoints stay loadable either way
@@ -113,28 +80,45 @@ def test_frozen_restores_gradients_even_after_an_error():
 
 @pytest.mark.parametrize("model", ["dcgan", "cgan"])
 def test_generator_runs_nhwc_on_the_cpu_with_the_same_images_and_gradients(model):
-    torch.manual_seed(0)
-    generator = build_generator(model)
+    run = new_run(TrainConfig.for_model(model, device="cpu"))
+    generator = run.generator
     inputs = (torch.randn(8, 100), torch.arange(8))[: 1 + (model == "cgan")]
-    layouts = []
-    generator.upsample[0].register_forward_pre_hook(
-        lambda _, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last))
-    )
-    results = []
-    for nhwc in (False, True):
-        generator.nhwc_on_cpu = nhwc
-        generator.zero_grad()
-        images = generator(*inputs)
-        images.square().mean().backward()
-        results.append((images.detach(), [p.grad.clone() for p in generator.parameters()]))
+    layouts, results = [], []
+    for fast in (False, True):
+        with fast_layers(run) if fast else nullcontext():
+            handle = generator.upsample[0].register_forward_pre_hook(  # runs after fast_layers' hook
+                lambda _, args: layouts.append(args[0].is_contiguous(memory_format=torch.channels_last))
+            )
+            generator.zero_grad()
+            images = generator(*inputs)
+            images.square().mean().backward()
+            results.append((images.detach(), [p.grad.clone() for p in generator.parameters()]))
+            handle.remove()
     assert layouts == [False, True]
     assert torch.allclose(results[0][0], results[1][0], atol=1e-6)
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(results[0][1], results[1][1], strict=True))
 
 
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan"])
+def test_fast_layers_are_swapped_in_while_training_and_back_after(model):
+    run = new_run(TrainConfig.for_model(model, device="cpu"))
+    plain = {name: type(layer) for name, layer in run.discriminator.named_modules()}
+    keys = list(run.discriminator.state_dict())
+    with fast_layers(run):
+        inside = {name: type(layer) for name, layer in run.discriminator.named_modules()}
+        assert list(run.discriminator.state_dict()) == keys  # checkpoints are the same either way
+        run.discriminator.eval()
+    swapped = {name: kind.__name__ for name, kind in inside.items() if plain[name] is not kind}
+    expected = "PenaltyLeakyReLU" if model == "wgan-gp" else "FastDropout"
+    assert swapped and set(swapped.values()) == {expected}
+    assert {name: type(layer) for name, layer in run.discriminator.named_modules()} == plain
+    assert not run.discriminator.training  # the mode set inside is kept
+    assert "Fast" not in repr(run.discriminator) and "Penalty" not in repr(run.discriminator)
+
+
 def test_dropout_drops_a_share_p_whatever_the_layout():
     x = torch.randn(64, 8, 14, 14) + 5  # no zeros of its own
-    dropout = Dropout(0.3)
+    dropout = FastDropout(0.3)
     torch.manual_seed(1)
     out = dropout(x)
     torch.manual_seed(1)
@@ -143,7 +127,7 @@ def test_dropout_drops_a_share_p_whatever_the_layout():
     assert abs(1 - kept.float().mean().item() - 0.3) < 0.005  # 100,352 draws: 4 standard deviations
     assert torch.allclose(out[kept], x[kept] / 0.7)  # survivors scaled so the mean is unchanged
     assert not torch.equal(out, dropout(x))  # a fresh mask each call
-    assert dropout.eval()(x) is x and Dropout(0.0)(x) is x
+    assert dropout.eval()(x) is x and FastDropout(0.0)(x) is x
 
 
 def test_fast_path_flags_are_validated():
@@ -186,11 +170,11 @@ def critic_update(critic: torch.nn.Module) -> tuple[torch.Tensor, list[torch.Ten
 
 
 def test_penalty_leaky_relu_gives_the_same_update_with_one_backward_pass_less():
-    critic = build_discriminator("wgan-gp")
-    textbook = copy.deepcopy(critic)
-    for index, layer in enumerate(textbook.net):
-        if isinstance(layer, PenaltyLeakyReLU):
-            textbook.net[index] = torch.nn.LeakyReLU(layer.negative_slope)
+    textbook = build_discriminator("wgan-gp")  # plain nn.LeakyReLU
+    critic = copy.deepcopy(textbook)
+    for index, layer in enumerate(critic.net):
+        if isinstance(layer, torch.nn.LeakyReLU):
+            critic.net[index] = PenaltyLeakyReLU(layer.negative_slope)
     loss, grads, passes = critic_update(critic)
     textbook_loss, textbook_grads, textbook_passes = critic_update(textbook)
     assert torch.equal(loss, textbook_loss)

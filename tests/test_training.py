@@ -9,28 +9,38 @@ import signal
 import pytest
 import torch
 
-from gan_helpers import checkpoints
+from gan_helpers import data, runs
 from gan_helpers.__main__ import main
-from gan_helpers.checkpoints import load_run, read_checkpoint, save_checkpoint
-from gan_helpers.config import TrainConfig
-from gan_helpers.pretrained import export_generator, load_generator
-from gan_helpers.runs import new_run
+from gan_helpers.runs import (
+    export_generator,
+    load_generator,
+    load_run,
+    new_run,
+    read_checkpoint,
+    save_checkpoint,
+)
 from gan_helpers.training import TrainingDivergedError, train
-from tests.conftest import write_fake_dataset
+from tests.helpers import tiny_config, tiny_data, tiny_spec
 
 
 @pytest.fixture
-def data_root(tmp_path, small_sizes):
-    write_fake_dataset(tmp_path / "data" / "FashionMNIST" / "raw")
+def data_root(tmp_path):
+    tiny_data(tmp_path / "data")  # writes the files
     return tmp_path / "data"
 
 
-def config(data_root, model="dcgan", **overrides) -> TrainConfig:
-    values = dict(
-        num_epochs=2, batch_size=8, device="cpu", log_every=1, seed=1,
-        data_root=str(data_root), output_dir=str(data_root.parent / "runs"),
-    )  # fmt: skip
-    return TrainConfig.for_model(model, **{**values, **overrides})
+@pytest.fixture
+def tiny_registry(monkeypatch):
+    """For the command line, which loads the data by name: Fashion-MNIST's sizes are the tiny files'."""
+    monkeypatch.setitem(data.DATASETS, "fashion-mnist", tiny_spec())
+
+
+config = tiny_config
+
+
+def fit(run, **options):
+    """``train`` on the tiny data under ``run.config.data_root``, without a progress bar."""
+    return train(run, data=tiny_data(run.config.data_root), **{"progress": False, **options})
 
 
 def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -44,7 +54,7 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
 
 @pytest.mark.parametrize("model", ["mlp", "dcgan", "wgan-gp", "cgan"])
 def test_training_writes_history_samples_and_checkpoint(data_root, model):
-    run = train(new_run(config(data_root, model)), progress=False)
+    run = fit(new_run(config(data_root, model)))
     assert (run.epoch, run.batch, run.step) == (2, 0, 6)  # 30 images, batch 8, drop_last
     keys = {"mlp": "d_real", "dcgan": "d_fake", "wgan-gp": "wasserstein", "cgan": "d_real"}
     assert len(run.history["step"]) == 6 and len(run.history[keys[model]]) == 6
@@ -54,18 +64,18 @@ def test_training_writes_history_samples_and_checkpoint(data_root, model):
 
 
 def test_same_seed_same_result(data_root):
-    first = train(new_run(config(data_root, run_name="a")), progress=False)
-    second = train(new_run(config(data_root, run_name="b")), progress=False)
+    first = fit(new_run(config(data_root, run_name="a")))
+    second = fit(new_run(config(data_root, run_name="b")))
     assert_same_weights(first.generator, second.generator)
-    third = train(new_run(config(data_root, run_name="c", seed=2)), progress=False)
+    third = fit(new_run(config(data_root, run_name="c", seed=2)))
     assert not torch.equal(third.samples(), first.samples())
 
 
 @pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan"])
 def test_resume_from_epoch_checkpoint_is_exact(data_root, model):
-    whole = train(new_run(config(data_root, model, num_epochs=3, run_name="whole")), progress=False)
-    part = train(new_run(config(data_root, model, num_epochs=1, run_name="part")), progress=False)
-    resumed = train(load_run(part.checkpoint_path, num_epochs=3), progress=False)
+    whole = fit(new_run(config(data_root, model, num_epochs=3, run_name="whole")))
+    part = fit(new_run(config(data_root, model, num_epochs=1, run_name="part")))
+    resumed = fit(load_run(part.checkpoint_path, num_epochs=3))
     assert resumed.step == whole.step
     assert_same_weights(resumed.generator, whole.generator)
     assert_same_weights(resumed.discriminator, whole.discriminator)
@@ -73,27 +83,28 @@ def test_resume_from_epoch_checkpoint_is_exact(data_root, model):
 
 
 def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(data_root):
-    whole = train(new_run(config(data_root, "wgan-gp", run_name="whole")), progress=False)
+    whole = fit(new_run(config(data_root, "wgan-gp", run_name="whole")))
 
     def interrupt_at_step_4(run):
         if run.step == 4:
             os.kill(os.getpid(), signal.SIGINT)  # what Ctrl-C or Jupyter's stop button sends
 
-    stopped = train(new_run(config(data_root, "wgan-gp", run_name="cut")), on_log=interrupt_at_step_4)
+    cut = new_run(config(data_root, "wgan-gp", run_name="cut"))
+    stopped = fit(cut, progress=True, on_log=interrupt_at_step_4)
     assert (stopped.epoch, stopped.batch, stopped.step) == (1, 1, 4)
     assert read_checkpoint(stopped.checkpoint_path)["position"] == {"epoch": 1, "batch": 1, "step": 4}
-    resumed = train(load_run(stopped.checkpoint_path), progress=False)
+    resumed = fit(load_run(stopped.checkpoint_path))
     assert_same_weights(resumed.generator, whole.generator)
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(data_root):
-    run = train(new_run(config(data_root, num_epochs=1)), progress=False)
+    run = fit(new_run(config(data_root, num_epochs=1)))
     good = read_checkpoint(run.checkpoint_path)
     run = load_run(run.checkpoint_path, num_epochs=2)
     with torch.no_grad():
         next(run.discriminator.parameters()).fill_(float("nan"))
     with pytest.raises(TrainingDivergedError, match=r"diverged at epoch 2.*loss_d.*lower learning rates"):
-        train(run, progress=False)
+        fit(run)
     kept = read_checkpoint(run.checkpoint_path)
     assert kept["position"] == good["position"]
     assert all(torch.equal(kept["generator"][k], v) for k, v in good["generator"].items())
@@ -120,12 +131,12 @@ def test_checkpoint_round_trip_and_wrong_model(data_root, tmp_path):
 
 
 def test_a_gpu_checkpoint_resumes_on_the_cpu_with_the_cpus_optimizer(data_root, tmp_path):
-    run = train(new_run(config(data_root, num_epochs=1)), progress=False)
+    run = fit(new_run(config(data_root, num_epochs=1)))
     state = torch.load(run.checkpoint_path, weights_only=True)
     for group in state["opt_g"]["param_groups"] + state["opt_d"]["param_groups"]:
         group.update(fused=True, capturable=True)  # how a CUDA run saves its Adam
     torch.save(state, tmp_path / "from_gpu.pt")
-    resumed = train(load_run(tmp_path / "from_gpu.pt", num_epochs=2), progress=False)
+    resumed = fit(load_run(tmp_path / "from_gpu.pt", num_epochs=2))
     for group in resumed.opt_g.param_groups + resumed.opt_d.param_groups:
         assert not group["fused"] and not group["capturable"]
     assert resumed.opt_d.param_groups[0]["lr"] == run.opt_d.param_groups[0]["lr"]  # what it learned stays
@@ -133,7 +144,7 @@ def test_a_gpu_checkpoint_resumes_on_the_cpu_with_the_cpus_optimizer(data_root, 
 
 
 def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
-    path = checkpoints.atomic_save({"a": torch.ones(1)}, tmp_path / "c.pt")
+    path = runs.atomic_save({"a": torch.ones(1)}, tmp_path / "c.pt")
 
     def broken_save(obj, file):
         file.write(b"half")
@@ -141,13 +152,13 @@ def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        checkpoints.atomic_save({"a": torch.zeros(1)}, path)
+        runs.atomic_save({"a": torch.zeros(1)}, path)
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(1))
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 
 
 def test_export_generator_is_half_precision_and_loads(data_root, tmp_path):
-    run = train(new_run(config(data_root, num_epochs=1)), progress=False)
+    run = fit(new_run(config(data_root, num_epochs=1)))
     exported = export_generator(run.checkpoint_path, tmp_path / "g.pt")
     assert exported.stat().st_size < run.checkpoint_path.stat().st_size / 3
     generator = load_generator(exported, kind="dcgan")
@@ -156,7 +167,7 @@ def test_export_generator_is_half_precision_and_loads(data_root, tmp_path):
     assert torch.allclose(generator(run.fixed_noise), reference, atol=2e-2)
 
 
-def test_command_line_trains_resumes_and_reports(data_root, capsys):
+def test_command_line_trains_resumes_and_reports(data_root, tiny_registry, capsys):
     out = data_root.parent / "cli"
     args = ["train", "mlp", "--epochs", "1", "--batch-size", "8", "--device", "cpu", "--quiet",
             "--data-root", str(data_root), "--output-dir", str(out), "--log-every", "1"]  # fmt: skip
@@ -171,7 +182,7 @@ def test_command_line_trains_resumes_and_reports(data_root, capsys):
 
 
 def test_history_series_stay_aligned_when_a_window_has_no_generator_step(data_root):
-    run = train(new_run(config(data_root, "wgan-gp", n_critic=5, log_every=1)), progress=False)
+    run = fit(new_run(config(data_root, "wgan-gp", n_critic=5, log_every=1)))
     lengths = {key: len(values) for key, values in run.history.items()}
     assert set(lengths.values()) == {6}
     generator_steps = [v == v for v in run.history["loss_g"]]  # NaN != NaN

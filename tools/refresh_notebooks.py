@@ -16,17 +16,16 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from gan_helpers.colab import MARKER as SETUP_MARKER
-from gan_helpers.colab import setup_cell
+from gan_helpers.display import SETUP_MARKER, setup_cell
 
 MARKER = "# NBVAL_CHECK_OUTPUT"
 
 
 def write_setup_cell(path: Path) -> None:
-    """Put ``gan_helpers.colab.setup_cell()`` first among the code cells, replacing an older one."""
+    """Put ``gan_helpers.display.setup_cell()`` first among the code cells, replacing an older one."""
     notebook = nbformat.read(path, as_version=4)
     code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
-    if code and notebook.cells[code[0]].source.startswith(SETUP_MARKER):
+    if code and notebook.cells[code[0]].source.startswith(("# Setup:", SETUP_MARKER)):
         notebook.cells[code[0]].source = setup_cell()
     else:
         position = code[0] if code else len(notebook.cells)

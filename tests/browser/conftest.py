@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from gan_helpers.paths import project_dir
+from gan_helpers.data import project_dir
 
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",

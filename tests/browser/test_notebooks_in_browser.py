@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from gan_helpers.paths import project_dir
+from gan_helpers.data import project_dir
 
 pytestmark = pytest.mark.browser
 

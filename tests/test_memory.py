@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gan_helpers import allocator
+from gan_helpers import speed
 from gan_helpers.config import TrainConfig
 
 # Trains a few DCGAN steps in a fresh process (the malloc settings are process-wide and stay):
@@ -40,6 +40,7 @@ def probe(reuse: str) -> dict:
     return json.loads(done.stdout)
 
 
+@pytest.mark.machine  # fault counts depend on the machine: `pytest -m machine` (CI runs it)
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_reusing_freed_memory_saves_page_faults_and_changes_no_number():
     plain, reused = probe("off"), probe("on")
@@ -50,15 +51,15 @@ def test_reusing_freed_memory_saves_page_faults_and_changes_no_number():
 
 def test_keep_freed_memory_does_nothing_off_glibc(monkeypatch):
     monkeypatch.setattr(platform, "libc_ver", lambda: ("", ""))
-    assert allocator.glibc_mallopt() is None
-    assert allocator.keep_freed_memory() is False
+    assert speed.glibc_mallopt() is None
+    assert speed.keep_freed_memory() is False
 
 
 def test_keep_freed_memory_reports_a_refused_setting(monkeypatch):
     calls = []
-    monkeypatch.setattr(allocator, "glibc_mallopt", lambda: lambda param, value: calls.append(param) or 0)
-    assert allocator.keep_freed_memory() is False  # mallopt returns 0 when it refuses a value
-    assert calls == [allocator.M_MMAP_THRESHOLD]
+    monkeypatch.setattr(speed, "glibc_mallopt", lambda: lambda param, value: calls.append(param) or 0)
+    assert speed.keep_freed_memory() is False  # mallopt returns 0 when it refuses a value
+    assert calls == [speed.M_MMAP_THRESHOLD]
 
 
 def test_reuse_cpu_memory_is_a_validated_flag():

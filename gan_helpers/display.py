@@ -1,0 +1,315 @@
+"""What the notebooks show and how they run: image grids and loss plots, the live view of
+training, hyperparameter panels, the small-run switch, and the setup cell of every notebook."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import torch
+from torchvision.utils import make_grid, save_image
+
+from gan_helpers.config import TrainConfig
+from gan_helpers.data import DATASETS, ImageData
+from gan_helpers.models import generate
+
+T = TypeVar("T")
+
+# --- Pictures.
+
+
+def to_grid(images: torch.Tensor, nrow: int = 10) -> torch.Tensor:
+    """Tile images in [-1, 1] (or uint8) into one [3, H, W] float picture in [0, 1]."""
+    if images.dtype == torch.uint8:
+        images = images.float() / 255.0
+    else:
+        images = images.detach().float().cpu().add(1.0).div(2.0)
+    return make_grid(images.clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
+
+
+def show_grid(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax=None):
+    """Show a grid of images inline; returns the matplotlib Axes."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(nrow * 0.6, (len(images) + nrow - 1) // nrow * 0.6))
+    ax.imshow(to_grid(images, nrow).permute(1, 2, 0).numpy())
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 10) -> Path:
+    """Save images in [-1, 1] as one PNG grid (via torchvision's ``save_image``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(to_grid(images, nrow), path)
+    return path
+
+
+def examples_per_class(data: ImageData, per_class: int = 10, seed: int = 0) -> torch.Tensor:
+    """``per_class`` random images of each class, class by class (row by row in a grid)."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = []
+    for label in range(len(data.class_names)):
+        members = (data.labels == label).nonzero().flatten()
+        if len(members) < per_class:
+            raise ValueError(f"class {label} has {len(members)} images, fewer than {per_class}")
+        rows.append(data.images[members[torch.randperm(len(members), generator=generator)]][:per_class])
+    return torch.cat(rows)
+
+
+def show_class_grid(images: torch.Tensor, class_names: Sequence[str], title: str | None = None):
+    """A grid with one row per class, the class name at the left of its row."""
+    per_class = len(images) // len(class_names)
+    fig, ax = plt.subplots(figsize=(per_class * 0.6 + 1.5, len(class_names) * 0.6))
+    show_grid(images, nrow=per_class, title=title, ax=ax)
+    ax.set_axis_on()
+    ax.set_xticks([])
+    ax.set_yticks([30 * row + 16 for row in range(len(class_names))], class_names)
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    return fig
+
+
+def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], ax=None, title=None):
+    """Plot the named series of a training history against the step number."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    steps = history["step"]
+    marker = "." if len(steps) < 30 else None  # a short history is still visible
+    for key in keys:
+        ax.plot(steps, history[key], label=key, linewidth=1, marker=marker)
+    ax.set_xlabel("batch")
+    ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: float = 0.4) -> Path:
+    """Write the PNG ``frames`` (e.g. a run's epoch grids) as a looping GIF animation."""
+    from PIL import Image
+
+    if not frames:
+        raise ValueError("make_gif needs at least one frame; did the run save any epoch grids?")
+    images = [Image.open(frame).convert("L") for frame in frames]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    duration = int(seconds_per_frame * 1000)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0)
+    return path
+
+
+def loss_keys(model: str) -> tuple[list[str], list[str]]:
+    """The history series to plot for a model: losses, then its progress measure."""
+    if model == "wgan-gp":
+        return ["loss_d", "loss_g"], ["wasserstein", "gp"]
+    return ["loss_d", "loss_g"], ["d_real", "d_fake"]
+
+
+def plot_run(history: dict, model: str):
+    """Two panels: the losses, and D(x)/D(G(z)) or the Wasserstein estimate and penalty."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.5))
+    losses, progress = loss_keys(model)
+    plot_history(history, losses, ax=left, title="losses")
+    title = "critic: Wasserstein estimate and penalty" if model == "wgan-gp" else "D(x) and D(G(z))"
+    plot_history(history, progress, ax=right, title=title)
+    fig.tight_layout()
+    return fig
+
+
+# --- The live view of training.
+
+
+class LiveView:
+    """Pass as ``train(run, on_log=LiveView())``; redraws one output every ``every`` batches.
+
+    It replaces its own picture instead of appending new ones, so the notebook's output stays
+    one figure long however long training runs. Outside IPython it does nothing.
+    """
+
+    def __init__(self, every: int = 200) -> None:
+        if every < 1:
+            raise ValueError(f"LiveView every = {every}: must be at least 1 batch")
+        self.every = every
+        self.handle = None
+        self.last_step = -every
+
+    def __call__(self, run) -> None:
+        if run.step - self.last_step < self.every:
+            return
+        self.last_step = run.step
+        self.show(run)
+
+    def show(self, run) -> None:
+        """Draw now: the fixed-noise samples next to the history so far."""
+        try:
+            from IPython.display import display
+        except ImportError:
+            return
+        fig = figure(run)
+        if self.handle is None:
+            self.handle = display(fig, display_id=True)
+        else:
+            self.handle.update(fig)
+        plt.close(fig)
+
+
+def figure(run):
+    """The 10x10 grid of the fixed noise, as saved each epoch (left), and the loss curves (right).
+
+    All 100 samples, 10 to a row: a conditional GAN's rows are then its classes.
+    """
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 1.4]})
+    show_grid(run.samples(), nrow=10, ax=left, title=f"samples at batch {run.step}")
+    if run.history.get("step"):
+        plot_history(run.history, loss_keys(run.config.model)[0], ax=right, title="losses")
+    fig.tight_layout()
+    return fig
+
+
+# --- The small-run switch: pytest sets it (conftest.py) so nbval runs every cell in seconds.
+
+SMALL_RUN_ENV = "FASHION_GAN_SMALL_RUN"
+
+
+def is_small_run() -> bool:
+    """True when the test switch is on (any value other than empty, 0, false or no)."""
+    return os.environ.get(SMALL_RUN_ENV, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def full_or_small(full: T, small: T) -> T:
+    """``full`` for a learner's run, ``small`` under the test switch."""
+    return small if is_small_run() else full
+
+
+def small_run_overrides() -> dict:
+    """Config fields that shrink a notebook's training run to seconds under the test switch."""
+    if not is_small_run():
+        return {}
+    return {"num_epochs": 1, "subset": 0.02, "log_every": 2}
+
+
+# --- Hyperparameter panels: sliders that produce a validated TrainConfig in `panel.result`.
+
+STYLE = {"description_width": "150px"}
+LAYOUT = widgets.Layout(width="480px")
+
+
+def default_config(model: str, **overrides) -> TrainConfig:
+    """The chapter's starting config: the model's defaults, shrunk under the test switch."""
+    values = {"run_name": f"{model}-notebook", **small_run_overrides(), **overrides}
+    return TrainConfig.for_model(model, **values)
+
+
+def config_panel(model: str, **overrides) -> widgets.interactive:
+    """A panel of the hyperparameters that matter for ``model``; read ``panel.result``."""
+    base = default_config(model, **overrides)
+    controls = {
+        "num_epochs": widgets.IntSlider(base.num_epochs, min=1, max=100, description="epochs"),
+        "batch_size": widgets.Dropdown(
+            options=[32, 64, 128, 256, 512], value=base.batch_size, description="batch size"
+        ),
+        "lr_g": _log_slider(base.lr_g, "generator lr"),
+        "lr_d": _log_slider(base.lr_d, "critic lr" if model == "wgan-gp" else "discriminator lr"),
+        "beta1": widgets.FloatSlider(base.betas[0], min=0.0, max=0.99, step=0.05, description="Adam β₁"),
+        "latent_dim": widgets.Dropdown(
+            options=sorted({2, 16, 64, 100, 128, base.latent_dim}),
+            value=base.latent_dim,
+            description="latent size",
+        ),
+        "subset": widgets.FloatSlider(base.subset, min=0.01, max=1.0, step=0.01, description="share of data"),
+        "seed": widgets.IntText(base.seed, description="seed"),
+        "dataset": widgets.Dropdown(options=list(DATASETS), value=base.dataset, description="dataset"),
+    }
+    if model == "wgan-gp":
+        controls["n_critic"] = widgets.IntSlider(base.n_critic, min=1, max=10, description="n_critic")
+        controls["gp_weight"] = _log_slider(base.gp_weight, "penalty weight λ", low=-1, high=3)
+    for control in controls.values():
+        control.style, control.layout = STYLE, LAYOUT
+
+    def make_config(**values) -> TrainConfig:
+        betas = (values.pop("beta1"), base.betas[1])
+        config = TrainConfig.from_dict({**base.to_dict(), **values, "betas": betas})
+        print(summary(config))
+        return config
+
+    return widgets.interactive(make_config, **controls)
+
+
+def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> widgets.interactive:
+    """Pick a class and a noise seed; see ``variants`` garments of that class drawn by ``generator``."""
+    def draw(label: int, seed: int) -> None:
+        images = generate(generator, variants, seed=seed, labels=torch.full((variants,), label))
+        show_grid(images, nrow=variants, title=f"{class_names[label]}, seed {seed}")
+        plt.show()
+
+    label = widgets.Dropdown(options=[(name, i) for i, name in enumerate(class_names)], description="class")
+    seed = widgets.IntSlider(0, min=0, max=999, description="noise seed")
+    return widgets.interactive(draw, label=label, seed=seed)
+
+
+def summary(config: TrainConfig) -> str:
+    """One line describing a config, for the panel and the logs."""
+    text = (
+        f"{config.model}: {config.num_epochs} epochs, batch {config.batch_size}, "
+        f"lr G {config.lr_g:.1e} / D {config.lr_d:.1e}, betas {config.betas}, "
+        f"z {config.latent_dim}, data share {config.subset:g}, seed {config.seed}"
+    )
+    if config.model == "wgan-gp":
+        text += f", n_critic {config.n_critic}, λ {config.gp_weight:g}"
+    if config.dataset != "fashion-mnist":
+        text += f", dataset {config.dataset}"
+    return text
+
+
+def _log_slider(value: float, description: str, low: int = -5, high: int = -2) -> widgets.FloatLogSlider:
+    return widgets.FloatLogSlider(
+        value=value, base=10, min=low, max=high, step=0.1, description=description, readout_format=".1e"
+    )
+
+
+# --- The first code cell of every notebook, which makes it run on Colab as well as in a checkout.
+# REPOSITORY is the one place the project's URL lives: `tools/refresh_notebooks.py --setup` writes
+# setup_cell() into each notebook, and the tests check that every notebook and the README agree.
+
+REPOSITORY = "https://github.com/fashion-gan/fashion-gan"
+SETUP_MARKER = "# Setup: Colab or a checkout"
+
+_SETUP_TEMPLATE = """{marker}. Imports the `gan_helpers` next to this notebook; never touches torch.
+import importlib.util
+import pathlib
+import subprocess
+import sys
+
+checkout = str(pathlib.Path("..").resolve())
+if pathlib.Path(checkout, "gan_helpers").is_dir():  # this checkout's code, even if another copy is installed
+    if checkout in sys.path:
+        sys.path.remove(checkout)
+    sys.path.insert(0, checkout)
+elif importlib.util.find_spec("gan_helpers") is None:  # Colab: torch and the rest are there already
+    url = "git+{repository}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", url], check=True)
+    importlib.invalidate_caches()
+import gan_helpers
+
+print("gan_helpers imported from", pathlib.Path(gan_helpers.__file__).parent)"""
+
+
+def setup_cell(repository: str = REPOSITORY) -> str:
+    """The source of the setup cell for ``repository``."""
+    return _SETUP_TEMPLATE.format(marker=SETUP_MARKER, repository=repository)
+
+
+def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = "main") -> str:
+    """The link that opens ``notebooks/<notebook>`` of the repository in Colab."""
+    if not repository.startswith("https://github.com/"):
+        raise ValueError(f"Colab opens GitHub repositories only, not {repository!r}")
+    path = repository.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{notebook}"
