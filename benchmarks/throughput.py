@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 import torch
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import BatchIterator, load_fashion_mnist
-from gan_helpers.runs import new_run
+from gan_helpers.runs import new_run, update_average
 from gan_helpers.speed import fast_layers
 from gan_helpers.training import MetricAverager, make_step
 
@@ -48,7 +49,8 @@ class Engine:
         self.run = new_run(TrainConfig.for_model(model, device=device, batch_size=batch_size, **options))
         data = load_fashion_mnist()
         self.batches = BatchIterator(data, batch_size, device=self.run.device, drop_last=True, seed=0)
-        fast_layers(self.run).__enter__()  # for the worker's lifetime, as for the length of train()
+        self.layers = ExitStack()  # holds the faster layers for the worker's lifetime, as train() does
+        self.layers.enter_context(fast_layers(self.run))
         self.step, self.averager = make_step(self.run), MetricAverager()
         self.iterator = self._forever()
 
@@ -62,6 +64,8 @@ class Engine:
         for _ in range(steps):
             real, labels = next(self.iterator)
             self.averager.add(self.step(real, labels))
+            if self.run.ema is not None:  # the average of the generator's weights, as train() keeps it
+                update_average(self.run.ema, self.run.generator, self.run.config.ema_decay, self.run.step)
             self.run.step += 1
             if self.run.step % self.run.config.log_every == 0:
                 self.averager.pop()  # the one host sync of the window, as in train()

@@ -2,21 +2,45 @@
 
 python -m gan_helpers train {mlp,dcgan,wgan-gp,cgan} [--dataset D --epochs N --lr LR ...]
 python -m gan_helpers export CHECKPOINT OUTPUT
+python -m gan_helpers sample GENERATOR --count N --seed S --out FILE.png|FILE.pt|FOLDER [--class C]
+python -m gan_helpers evaluate GENERATOR [...]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from pathlib import Path
 
 import matplotlib
+import matplotlib.pyplot as plt
+import torch
+import torch.nn.functional as F  # noqa: N812
+from tqdm.auto import tqdm
 
-from gan_helpers.config import DEVICES, SAMPLES_DIR, ClassifierConfig, TrainConfig, pick_device
-from gan_helpers.data import DATASETS, load_fashion_mnist
-from gan_helpers.evaluation import evaluate_paths
-from gan_helpers.models import MODEL_KINDS
-from gan_helpers.runs import export_generator, load_run, new_run, save_classifier
-from gan_helpers.training import TrainingDivergedError, train, train_classifier, write_report
+from gan_helpers.config import DEVICES, SAMPLES_DIR, ClassifierConfig, TrainConfig, atomic_write, pick_device
+from gan_helpers.data import DATASETS, BatchIterator, ImageData, load_fashion_mnist, take_subset, unscale
+from gan_helpers.display import plot_run, save_grid
+from gan_helpers.evaluation import (
+    Reference,
+    evaluate_accuracy,
+    evaluate_conditional,
+    evaluate_generator,
+    evaluate_real,
+    format_table,
+)
+from gan_helpers.models import MODEL_KINDS, FashionClassifier, generate, is_conditional, metric_samples
+from gan_helpers.runs import (
+    Run,
+    export_generator,
+    load_generator,
+    load_pretrained,
+    load_run,
+    new_run,
+    save_classifier,
+)
+from gan_helpers.training import TrainingDivergedError, train
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +71,17 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output-dir", help="parent folder of the run (default: generated_samples/)")
     train.add_argument("--run-name", help="folder name of the run (default: the model name)")
     train.add_argument("--log-every", type=int, help="batches between history entries")
-    train.add_argument("--resume", metavar="PATH", help="continue from a checkpoint.pt")
+    train.add_argument("--ema-decay", type=float, help="weight average's decay (default 0.999; 0: off)")
+    train.add_argument("--quality-every", type=int, help="epochs between FD measurements (default 1; 0: off)")
+    train.add_argument("--quality-samples", type=int, help="samples per FD measurement (default 2000)")
+    train.add_argument(
+        "--resume", metavar="PATH",
+        help="continue from a checkpoint.pt, in its folder unless --output-dir/--run-name say otherwise; "
+        "new --lr/--lr-g/--lr-d/--betas/--epochs apply",
+    )  # fmt: skip
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace a run already in the folder (default: refuse)"
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     for flag, what in (("--amp", "bfloat16 autocast"), ("--compile", "torch.compile the networks"),
                        ("--channels-last", "NHWC memory layout")):  # fmt: skip
@@ -81,6 +115,17 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--samples", type=int, default=10_000, help="samples per row (default 10000)")
     evaluate.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
     evaluate.add_argument("--inception", action="store_true", help="also Inception FID (needs torchmetrics)")
+    sample = commands.add_parser(
+        "sample", help="draw images from a generator: a PNG grid, a folder of PNGs, or a tensor file"
+    )
+    sample.add_argument("generator", help="mlp, dcgan, wgan-gp, cgan (shipped) or a checkpoint/export file")
+    sample.add_argument("--count", type=int, default=100, help="how many images (default 100)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed: the same seed, the same images")
+    sample.add_argument(
+        "--out", required=True,
+        help="FILE.png: one grid; FILE.pt: a [N, 1, 28, 28] tensor in [-1, 1]; else a new folder of PNGs",
+    )  # fmt: skip
+    sample.add_argument("--class", dest="label", help="conditional GAN only: a class name or number")
     return parser
 
 
@@ -92,7 +137,8 @@ def config_from_args(args: argparse.Namespace) -> dict:
         "gp_weight": "gp_weight", "seed": "seed", "device": "device", "subset": "subset",
         "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
         "log_every": "log_every", "dataset": "dataset", "amp": "amp", "compile": "compile",
-        "channels_last": "channels_last", "cuda_graphs": "cuda_graphs",
+        "channels_last": "channels_last", "cuda_graphs": "cuda_graphs", "ema_decay": "ema_decay",
+        "quality_every": "quality_every", "quality_samples": "quality_samples",
     }  # fmt: skip
     values = {field: getattr(args, arg) for arg, field in names.items()}
     if args.lr is not None:
@@ -102,24 +148,155 @@ def config_from_args(args: argparse.Namespace) -> dict:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """The ``train`` command: a new run, or a checkpoint continued."""
+    """The ``train`` command: a new run, or a checkpoint continued. Checks everything first."""
     overrides = config_from_args(args)
     if args.resume:
         run = load_run(args.resume, **overrides)
         if run.config.model != args.model:
             raise ValueError(f"{args.resume} is a {run.config.model!r} run, not {args.model!r}")
+        if run.finished:
+            raise ValueError(
+                f"{args.resume} has already trained {run.epoch} of {run.config.num_epochs} epochs; "
+                f"pass a larger --epochs (say --epochs {run.epoch + 5}) to train longer"
+            )
     else:
         run = new_run(TrainConfig.for_model(args.model, **overrides))
+    for change in run.changes:
+        print(f"Resuming with {change}", flush=True)
     print(f"Training {run.config.model} on {run.device} -> {run.run_dir}/", flush=True)
     try:
-        train(run, progress=not args.quiet)
+        train(run, progress=not args.quiet, overwrite=args.overwrite)
     except TrainingDivergedError as error:
+        write_report(run)
         print(f"error: {error}", file=sys.stderr)
         return 1
-    finally:
-        write_report(run)
+    write_report(run)
+    if not run.finished:  # Ctrl-C: a checkpoint was saved after the current batch
+        print(
+            f"Stopped at epoch {run.epoch + 1}, batch {run.batch}. Continue with:\n"
+            f"  python -m gan_helpers train {run.config.model} --resume {run.checkpoint_path}",
+            file=sys.stderr,
+        )
+        return 130
     print(f"Done: epoch {run.epoch}/{run.config.num_epochs}. Files in {run.run_dir}/")
     return 0
+
+
+def train_classifier(config: ClassifierConfig, train: ImageData, test: ImageData, device) -> tuple:
+    """Adam with a one-cycle schedule and random horizontal flips; returns (model, test accuracy)."""
+    torch.manual_seed(config.seed)
+    model = FashionClassifier(len(train.class_names)).to(device)
+    batches = BatchIterator(train, config.batch_size, device=device, drop_last=True, seed=config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, config.lr, total_steps=config.num_epochs * len(batches)
+    )
+    for epoch in range(config.num_epochs):
+        model.train()
+        for images, labels in tqdm(batches, desc=f"classifier epoch {epoch + 1}", leave=False):
+            flip = torch.rand(len(images), 1, 1, 1, device=device) < 0.5
+            images = torch.where(flip, images.flip(-1), images)  # clothes look alike mirrored
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        accuracy = evaluate_accuracy(model, test, device)
+        print(f"epoch {epoch + 1}/{config.num_epochs}: test accuracy {accuracy:.2%}", flush=True)
+    return model.eval(), accuracy
+
+
+def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> tuple[float | None, str]:
+    """Inception-v3 FID via torchmetrics when it and its weights are available; else (None, why)."""
+    try:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+    except ImportError:
+        return None, "Inception FID skipped: torchmetrics is not installed (pip install torchmetrics[image])"
+    try:
+        fid = FrechetInceptionDistance(feature=2048)
+        for images, is_real in ((real, True), (fake, False)):
+            rgb = (images if images.dtype == torch.uint8 else unscale(images)).expand(-1, 3, -1, -1)
+            for start in range(0, len(rgb), 500):
+                fid.update(rgb[start : start + 500], real=is_real)
+        return fid.compute().item(), "Inception FID (torchmetrics)"
+    except Exception as error:  # e.g. the Inception weights cannot be downloaded offline
+        return None, f"Inception FID skipped: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
+
+
+
+def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, inception: bool = False) -> str:
+    """The ``evaluate`` command: a table for generator files (or shipped names) and real data."""
+    if samples < 20:
+        raise ValueError(f"--samples {samples}: need at least 20 samples for the metrics")
+    reference = Reference.build(count=samples, seed=seed)
+    rows, notes = {"real (test)": evaluate_real(reference, samples)}, []
+    if inception:
+        real = take_subset(load_fashion_mnist(train=True), samples, seed=seed).images
+    for number, path in enumerate(paths, start=1):
+        generator = load_any(path)
+        label = path if path not in rows else f"{path} (#{number})"  # as typed; a repeat keeps its row
+        rows[label] = row = evaluate_generator(generator, reference, samples, seed)
+        if inception:
+            value, note = inception_fid(real, metric_samples(generator, samples, seed))
+            notes.append(f"{path}: {note}" + (f" = {value:.2f}" if value is not None else ""))
+        if is_conditional(generator):
+            report = evaluate_conditional(generator, samples // 10, seed, reference=reference)
+            notes.append(f"{path}: conditional accuracy, {samples // 10} samples per class\n{report.table()}")
+        del row["class share"]
+    header = (
+        f"{samples} samples per row (noise seed {seed}); features: the project's classifier "
+        f"(test accuracy {reference.classifier.test_accuracy:.2%}); compared with {samples} training images"
+    )
+    return "\n".join([header, format_table(rows), *notes])
+
+
+def write_report(run: Run) -> None:
+    """Write ``history.json`` and ``losses.png`` into the run folder, each atomically."""
+    atomic_write(run.run_dir / "history.json", lambda file: file.write(json.dumps(run.history).encode()))
+    if run.history.get("step"):
+        fig = plot_run(run.history, run.config.model)
+        atomic_write(run.run_dir / "losses.png", lambda file: fig.savefig(file, format="png", dpi=100))
+        plt.close(fig)
+
+
+def load_any(name: str) -> torch.nn.Module:
+    """A shipped generator by model name, or the generator in a checkpoint or exported file."""
+    return load_pretrained(name) if name in MODEL_KINDS else load_generator(name)
+
+
+def run_sample(args: argparse.Namespace) -> str:
+    """The ``sample`` command: checks every argument, then draws and writes the images."""
+    if not 1 <= args.count <= 100_000:
+        raise ValueError(f"--count {args.count}: must be from 1 to 100000")
+    if args.seed < 0:
+        raise ValueError(f"--seed {args.seed}: must be 0 or more")
+    out = Path(args.out)
+    if out.suffix not in (".png", ".pt") and out.exists():
+        raise ValueError(f"--out {out} exists; give a new folder for single PNGs, or a .png or .pt file")
+    if out.suffix in (".png", ".pt") and out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name ending in {out.suffix}")
+    generator = load_any(args.generator)
+    labels = None
+    if args.label is not None:
+        if not is_conditional(generator):
+            raise ValueError(f"--class: {args.generator} is not a conditional generator; leave --class out")
+        names = list(generator.class_names)
+        number = int(args.label) if args.label.isdigit() else -1
+        label = names.index(args.label) if args.label in names else number
+        if not 0 <= label < len(names):
+            choices = f"a number from 0 to {len(names) - 1} or one of {', '.join(names)}"
+            raise ValueError(f"--class {args.label!r}: choose {choices}")
+        labels = torch.full((args.count,), label)
+    images = generate(generator, args.count, seed=args.seed, labels=labels)
+    if out.suffix == ".pt":
+        atomic_write(out, lambda file: torch.save(images, file))
+    elif out.suffix == ".png":
+        save_grid(images, out, nrow=min(10, args.count))
+    else:
+        out.mkdir(parents=True)
+        for index, image in enumerate(images):
+            save_grid(image.unsqueeze(0), out / f"sample_{index:05d}.png", nrow=1)
+    return f"wrote {args.count} images to {out}"
 
 
 def run_train_classifier(config: ClassifierConfig, output: str) -> float:
@@ -142,11 +319,14 @@ def main(argv: list[str] | None = None) -> int:
             config = ClassifierConfig(args.epochs, args.batch_size, args.lr, args.seed, args.device)
             run_train_classifier(config, args.output)
             return 0
+        if args.command == "sample":
+            print(run_sample(args))
+            return 0
         if args.command == "export":
             print(f"wrote {export_generator(args.checkpoint, args.output)}")
             return 0
         return run_train(args)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # bad input, a missing or unwritable file: one line
         print(f"error: {error}", file=sys.stderr)
         return 2
 

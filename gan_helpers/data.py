@@ -177,11 +177,13 @@ def load_dataset(
     spec = get_spec(dataset)
     raw_dir = Path(root) / spec.folder / "raw"
     stems = spec.file_stems[train]
+    system_dir = spec.system_dir if system_dir == "auto" else system_dir
+    source = raw_dir
     if not all(_find(raw_dir, stem) for stem in stems):
-        _fetch(spec, raw_dir, spec.system_dir if system_dir == "auto" else system_dir, download, train)
-    images = read_idx(_find(raw_dir, stems[0]))
-    labels = read_idx(_find(raw_dir, stems[1]))
-    return _check(spec, images, labels, raw_dir, train)
+        source = _fetch(spec, raw_dir, system_dir, download, train)
+    images = read_idx(_find(source, stems[0]))
+    labels_path = _find(source, stems[1])
+    return _check(spec, images, read_idx(labels_path), labels_path, train)
 
 
 def _find(raw_dir: Path, stem: str) -> Path | None:
@@ -200,15 +202,23 @@ def torchvision_download(spec: DatasetSpec, root: Path, train: bool) -> None:
     dataset_class(root=str(root), train=train, download=True, **spec.torchvision_options)
 
 
-def _fetch(spec: DatasetSpec, raw_dir: Path, system_dir, download: bool, train: bool) -> None:
-    """Fill ``raw_dir`` from the system directory, else from torchvision's download."""
-    if system_dir is not None and copy_from_system(Path(system_dir), raw_dir, spec):
-        return
+def _fetch(spec: DatasetSpec, raw_dir: Path, system_dir, download: bool, train: bool) -> Path:
+    """Fill ``raw_dir`` from the system directory, else from torchvision's download.
+
+    Returns the folder to read: ``raw_dir``, or the system directory itself when ``raw_dir``
+    cannot be written (a read-only data root).
+    """
+    if system_dir is not None:
+        try:
+            if copy_from_system(Path(system_dir), raw_dir, spec):
+                return raw_dir
+        except OSError:  # the data root is read-only or full: read the system copy in place
+            return Path(system_dir)
     problem = "download disabled"
     if download:
         try:
             torchvision_download(spec, raw_dir.parent.parent, train)
-            return
+            return raw_dir
         except Exception as error:  # any network or HTTP failure ends up in the message below
             problem = f"download failed: {error}"
     places = f"{raw_dir}" + (f" or {system_dir}" if system_dir is not None else "")
@@ -237,12 +247,12 @@ def copy_from_system(system_dir: Path, raw_dir: Path, spec: DatasetSpec = FASHIO
     return True
 
 
-def _check(spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, raw_dir: Path, train: bool):
+def _check(spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, labels_path: Path, train: bool):
     """Verify shapes, sizes and labels, so a bad copy fails here and not mid-training."""
     expected = spec.split_sizes[train]
     split = "training" if train else "test"
     classes = len(spec.class_names)
-    fix = f"Delete {raw_dir} and run again to fetch a fresh copy."
+    fix = f"Delete {labels_path.parent} and run again to fetch a fresh copy."
     if images.ndim != 3 or images.shape[1:] != (28, 28):
         raise ValueError(f"{split} images have shape {images.shape}, expected (N, 28, 28). {fix}")
     if len(images) != expected or len(labels) != expected:
@@ -251,9 +261,14 @@ def _check(spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, raw_dir: P
             f"expected {expected} of each. {fix}"
         )
     labels = labels.astype(np.int64) - spec.first_label
-    if labels.min() < 0 or labels.max() >= classes:
+    outside = (labels < 0) | (labels >= classes)
+    if outside.any():
         first, last = spec.first_label, spec.first_label + classes - 1
-        raise ValueError(f"{split} labels range outside {first}..{last}. {fix}")
+        index = int(outside.argmax())
+        raise ValueError(
+            f"{labels_path}: label {labels[index] + spec.first_label} at position {index} is outside "
+            f"{first}..{last}. {fix}"
+        )
     counts = np.bincount(labels, minlength=classes)
     if (spec.balanced and not (counts == expected // classes).all()) or not counts.all():
         raise ValueError(f"{split} split has class counts {counts.tolist()}, not as published. {fix}")

@@ -4,16 +4,19 @@ training, hyperparameter panels, the small-run switch, and the setup cell of eve
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from PIL import Image, ImageDraw
 from torchvision.utils import make_grid, save_image
 
-from gan_helpers.config import TrainConfig
+from gan_helpers.config import TrainConfig, atomic_write
 from gan_helpers.data import DATASETS, ImageData
 from gan_helpers.models import generate
 
@@ -44,10 +47,8 @@ def show_grid(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax
 
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 10) -> Path:
     """Save images in [-1, 1] as one PNG grid (via torchvision's ``save_image``)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(to_grid(images, nrow), path)
-    return path
+    grid = to_grid(images, nrow)
+    return atomic_write(path, lambda file: save_image(grid, file, format="png"))  # never half a PNG
 
 
 def examples_per_class(data: ImageData, per_class: int = 10, seed: int = 0) -> torch.Tensor:
@@ -76,15 +77,25 @@ def show_class_grid(images: torch.Tensor, class_names: Sequence[str], title: str
     return fig
 
 
-def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], ax=None, title=None):
-    """Plot the named series of a training history against the step number."""
+def plot_history(
+    history: Mapping[str, Sequence[float]], keys: Sequence[str], ax=None, title=None, ylabel=None
+):
+    """Plot the named series of a training history against the batch number.
+
+    A series shorter than ``history["step"]`` (histories written before every series got a
+    value per entry) is spread evenly over the same range of batches.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     steps = history["step"]
     marker = "." if len(steps) < 30 else None  # a short history is still visible
     for key in keys:
-        ax.plot(steps, history[key], label=key, linewidth=1, marker=marker)
+        values = history[key]
+        x = steps if len(values) == len(steps) else np.linspace(steps[0], steps[-1], len(values))
+        ax.plot(x, values, label=key, linewidth=1, marker=marker)
     ax.set_xlabel("batch")
+    if ylabel:
+        ax.set_ylabel(ylabel)
     ax.legend(loc="best")
     ax.grid(alpha=0.3)
     if title:
@@ -92,13 +103,25 @@ def plot_history(history: Mapping[str, Sequence[float]], keys: Sequence[str], ax
     return ax
 
 
-def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: float = 0.4) -> Path:
-    """Write the PNG ``frames`` (e.g. a run's epoch grids) as a looping GIF animation."""
-    from PIL import Image
+def plot_quality(history: Mapping[str, Sequence[float]], ax=None):
+    """FD of the samples measured during training, by epoch (lower is better)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    epochs, values = history["fd_epoch"], history["fd"]
+    ax.plot(epochs, values, marker="o", linewidth=1, color="tab:green")
+    ax.set(xlabel="epoch", ylabel="FD (lower is better)", title="sample quality")
+    ax.grid(alpha=0.3)
+    return ax
 
+
+def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: float = 0.4) -> Path:
+    """Write the PNG ``frames`` (e.g. a run's epoch grids) as a looping GIF animation.
+
+    A frame named like ``epoch_003.png`` gets "epoch 3" written above it.
+    """
     if not frames:
         raise ValueError("make_gif needs at least one frame; did the run save any epoch grids?")
-    images = [Image.open(frame).convert("L") for frame in frames]
+    images = [labelled(Image.open(frame).convert("L"), Path(frame).stem) for frame in frames]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     duration = int(seconds_per_frame * 1000)
@@ -106,20 +129,40 @@ def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: 
     return path
 
 
-def loss_keys(model: str) -> tuple[list[str], list[str]]:
-    """The history series to plot for a model: losses, then its progress measure."""
-    if model == "wgan-gp":
-        return ["loss_d", "loss_g"], ["wasserstein", "gp"]
-    return ["loss_d", "loss_g"], ["d_real", "d_fake"]
+def labelled(image: Image.Image, stem: str) -> Image.Image:
+    """``image`` under a white strip saying "epoch N" when ``stem`` is "epoch_N"."""
+    match = re.fullmatch(r"epoch_0*(\d+)", stem)
+    if match is None:
+        return image
+    framed = Image.new("L", (image.width, image.height + 16), color=255)
+    framed.paste(image, (0, 16))
+    ImageDraw.Draw(framed).text((4, 2), f"epoch {match.group(1)}", fill=0)
+    return framed
+
+
+def plot_progress(history: Mapping[str, Sequence[float]], model: str, ax=None):
+    """D(x) and D(G(z)); for WGAN-GP the Wasserstein estimate, with the penalty on its own axis."""
+    if model != "wgan-gp":
+        return plot_history(history, ["d_real", "d_fake"], ax, "D(x) and D(G(z))", "probability")
+    ax = plot_history(history, ["wasserstein"], ax, "critic: Wasserstein estimate", "W estimate")
+    penalty = ax.twinx()  # the penalty is far smaller than W: a flat line on W's axis
+    steps = history["step"]
+    gp = history["gp"]
+    x = steps if len(gp) == len(steps) else np.linspace(steps[0], steps[-1], len(gp))
+    penalty.plot(x, gp, color="tab:red", linewidth=1, alpha=0.6, label="gp")
+    penalty.set_ylabel("gradient penalty", color="tab:red")
+    penalty.legend(loc="lower right")
+    return ax
 
 
 def plot_run(history: dict, model: str):
-    """Two panels: the losses, and D(x)/D(G(z)) or the Wasserstein estimate and penalty."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 3.5))
-    losses, progress = loss_keys(model)
-    plot_history(history, losses, ax=left, title="losses")
-    title = "critic: Wasserstein estimate and penalty" if model == "wgan-gp" else "D(x) and D(G(z))"
-    plot_history(history, progress, ax=right, title=title)
+    """The losses, the progress measure (``plot_progress``) and, if measured, the sample quality."""
+    panels = 3 if history.get("fd") else 2
+    fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 3.5))
+    plot_history(history, ["loss_d", "loss_g"], ax=axes[0], title="losses", ylabel="loss")
+    plot_progress(history, model, ax=axes[1])
+    if panels == 3:
+        plot_quality(history, ax=axes[2])
     fig.tight_layout()
     return fig
 
@@ -142,7 +185,8 @@ class LiveView:
         self.last_step = -every
 
     def __call__(self, run) -> None:
-        if run.step - self.last_step < self.every:
+        epoch_end = run.batch == 0  # the engine also calls it when an epoch (or training) ends
+        if run.step - self.last_step < self.every and not epoch_end:
             return
         self.last_step = run.step
         self.show(run)
@@ -162,14 +206,19 @@ class LiveView:
 
 
 def figure(run):
-    """The 10x10 grid of the fixed noise, as saved each epoch (left), and the loss curves (right).
+    """The 10x10 grid of the fixed noise, as saved each epoch (left), and the progress curves
+    (right): the losses, or for WGAN-GP the critic's Wasserstein estimate.
 
     All 100 samples, 10 to a row: a conditional GAN's rows are then its classes.
     """
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4), gridspec_kw={"width_ratios": [1, 1.4]})
-    show_grid(run.samples(), nrow=10, ax=left, title=f"samples at batch {run.step}")
+    epoch = run.epoch + 1 if run.batch else run.epoch  # run.batch == 0: an epoch has just ended
+    show_grid(run.samples(), nrow=10, ax=left, title=f"samples after batch {run.step} (epoch {epoch})")
     if run.history.get("step"):
-        plot_history(run.history, loss_keys(run.config.model)[0], ax=right, title="losses")
+        if run.config.model == "wgan-gp":
+            plot_progress(run.history, "wgan-gp", ax=right)
+        else:
+            plot_history(run.history, ["loss_d", "loss_g"], ax=right, title="losses", ylabel="loss")
     fig.tight_layout()
     return fig
 
@@ -228,19 +277,41 @@ def config_panel(model: str, **overrides) -> widgets.interactive:
         "seed": widgets.IntText(base.seed, description="seed"),
         "dataset": widgets.Dropdown(options=list(DATASETS), value=base.dataset, description="dataset"),
     }
+    if model != "wgan-gp":
+        controls["generator_loss"] = widgets.Dropdown(
+            options=["non-saturating", "saturating"], value=base.generator_loss, description="generator loss"
+        )
+    if model in ("dcgan", "cgan"):
+        controls["dropout"] = widgets.FloatSlider(
+            base.dropout, min=0.0, max=0.9, step=0.05, description="D dropout"
+        )
     if model == "wgan-gp":
         controls["n_critic"] = widgets.IntSlider(base.n_critic, min=1, max=10, description="n_critic")
         controls["gp_weight"] = _log_slider(base.gp_weight, "penalty weight λ", low=-1, high=3)
     for control in controls.values():
         control.style, control.layout = STYLE, LAYOUT
 
-    def make_config(**values) -> TrainConfig:
+    def make_config(**values) -> TrainConfig | Refused:
         betas = (values.pop("beta1"), base.betas[1])
-        config = TrainConfig.from_dict({**base.to_dict(), **values, "betas": betas})
+        try:
+            config = TrainConfig.from_dict({**base.to_dict(), **values, "betas": betas})
+        except ValueError as error:  # one line in the panel, and the training cell refuses too
+            print(f"refused: {error}")
+            return Refused(str(error))
         print(summary(config))
         return config
 
     return widgets.interactive(make_config, **controls)
+
+
+class Refused:
+    """What a panel holds after an invalid value: any use of it raises the panel's message."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __getattr__(self, name: str):
+        raise ValueError(f"the panel refused a value: {self.message}; change it in the panel first")
 
 
 def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> widgets.interactive:
@@ -258,12 +329,17 @@ def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> wi
 def summary(config: TrainConfig) -> str:
     """One line describing a config, for the panel and the logs."""
     text = (
-        f"{config.model}: {config.num_epochs} epochs, batch {config.batch_size}, "
+        f"{config.model}: {config.num_epochs} epoch{'s' * (config.num_epochs > 1)}, "
+        f"batch {config.batch_size}, "
         f"lr G {config.lr_g:.1e} / D {config.lr_d:.1e}, betas {config.betas}, "
         f"z {config.latent_dim}, data share {config.subset:g}, seed {config.seed}"
     )
     if config.model == "wgan-gp":
         text += f", n_critic {config.n_critic}, λ {config.gp_weight:g}"
+    else:
+        text += f", {config.generator_loss} loss"
+    if config.model in ("dcgan", "cgan"):
+        text += f", dropout {config.dropout:g}"
     if config.dataset != "fashion-mnist":
         text += f", dataset {config.dataset}"
     return text
@@ -271,7 +347,7 @@ def summary(config: TrainConfig) -> str:
 
 def _log_slider(value: float, description: str, low: int = -5, high: int = -2) -> widgets.FloatLogSlider:
     return widgets.FloatLogSlider(
-        value=value, base=10, min=low, max=high, step=0.1, description=description, readout_format=".1e"
+        value=value, base=10, min=low, max=high, step=0.1, description=description, readout_format=".3g"
     )
 
 

@@ -17,9 +17,9 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from gan_helpers.data import CLASS_NAMES, ImageData, load_fashion_mnist, scale, take_subset, unscale
-from gan_helpers.models import MODEL_KINDS, generate, grid_labels, is_conditional, metric_samples
-from gan_helpers.runs import load_classifier, load_generator, load_pretrained
+from gan_helpers.data import CLASS_NAMES, ImageData, load_fashion_mnist, scale, take_subset
+from gan_helpers.models import generate, grid_labels, metric_samples
+from gan_helpers.runs import load_classifier
 
 # --- The metrics, on feature vectors (float64 tensors [N, D]).
 
@@ -239,6 +239,18 @@ def evaluate_generator(generator: nn.Module, reference: Reference, count: int = 
     return evaluate_images(metric_samples(generator.to(reference.device), count, seed), reference)
 
 
+def frechet_and_entropy(generator: nn.Module, reference: Reference, seed: int = 0) -> tuple[float, float]:
+    """FD and class entropy of ``reference.count`` samples: the cheap pair tracked during training."""
+    images = metric_samples(generator, reference.count, seed)
+    _, entropy = class_distribution(predict(reference.classifier, images, reference.device))
+    return frechet_distance(reference.features(images), reference.train_features), entropy
+
+
+def test_images(count: int = 10_000) -> torch.Tensor:
+    """The first ``count`` Fashion-MNIST test images (uint8): real images no generator has seen."""
+    return load_fashion_mnist(train=False).images[:count]
+
+
 def evaluate_real(reference: Reference, count: int = 10_000, test: ImageData | None = None) -> dict:
     """The same metrics for real test images: what a perfect generator would score."""
     test = test if test is not None else load_fashion_mnist(train=False)
@@ -256,24 +268,6 @@ def format_table(rows: dict[str, dict[str, float]]) -> str:
                  f"{row['class entropy']:.3f}"]  # fmt: skip
         lines.append(f"{name:<14}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     return "\n".join(lines)
-
-
-def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> tuple[float | None, str]:
-    """Inception-v3 FID via torchmetrics when it and its weights are available; else (None, why)."""
-    try:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-    except ImportError:
-        return None, "Inception FID skipped: torchmetrics is not installed (pip install torchmetrics[image])"
-    try:
-        fid = FrechetInceptionDistance(feature=2048)
-        for images, is_real in ((real, True), (fake, False)):
-            rgb = (images if images.dtype == torch.uint8 else unscale(images)).expand(-1, 3, -1, -1)
-            for start in range(0, len(rgb), 500):
-                fid.update(rgb[start : start + 500], real=is_real)
-        return fid.compute().item(), "Inception FID (torchmetrics)"
-    except Exception as error:  # e.g. the Inception weights cannot be downloaded offline
-        return None, f"Inception FID skipped: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
-
 
 
 @dataclass
@@ -334,29 +328,3 @@ def evaluate_conditional(
         for c in range(10)
     ]
     return ConditionalReport(CLASS_NAMES, accuracy, distance, per_class)
-
-
-def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, inception: bool = False) -> str:
-    """The ``evaluate`` command: a table for generator files (or shipped names) and real data."""
-    if samples < 20:
-        raise ValueError(f"--samples {samples}: need at least 20 samples for the metrics")
-    reference = Reference.build(count=samples, seed=seed)
-    rows, notes = {"real (test)": evaluate_real(reference, samples)}, []
-    if inception:
-        real = take_subset(load_fashion_mnist(train=True), samples, seed=seed).images
-    for number, path in enumerate(paths, start=1):
-        generator = load_pretrained(path) if path in MODEL_KINDS else load_generator(path)
-        label = path if path not in rows else f"{path} (#{number})"  # as typed; a repeat keeps its row
-        rows[label] = row = evaluate_generator(generator, reference, samples, seed)
-        if inception:
-            value, note = inception_fid(real, metric_samples(generator, samples, seed))
-            notes.append(f"{path}: {note}" + (f" = {value:.2f}" if value is not None else ""))
-        if is_conditional(generator):
-            report = evaluate_conditional(generator, samples // 10, seed, reference=reference)
-            notes.append(f"{path}: conditional accuracy, {samples // 10} samples per class\n{report.table()}")
-        del row["class share"]
-    header = (
-        f"{samples} samples per row (noise seed {seed}); features: the project's classifier "
-        f"(test accuracy {reference.classifier.test_accuracy:.2%}); compared with {samples} training images"
-    )
-    return "\n".join([header, format_table(rows), *notes])

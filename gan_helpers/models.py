@@ -217,13 +217,18 @@ def build_generator(kind: str, latent_dim: int = 100, num_classes: int = 10) -> 
     return generator
 
 
-def build_discriminator(kind: str, num_classes: int = 10) -> nn.Module:
-    """The discriminator (or, for WGAN-GP, the critic) for a model kind, initialised."""
+def build_discriminator(kind: str, num_classes: int = 10, dropout: float = 0.3) -> nn.Module:
+    """The discriminator (or, for WGAN-GP, the critic) for a model kind, initialised.
+
+    ``dropout`` matters for the DCGAN and conditional discriminators only.
+    """
     check_kind(kind)
     if kind == "cgan":
-        discriminator = ProjectionDiscriminator(num_classes)
+        discriminator = ProjectionDiscriminator(num_classes, dropout=dropout)
+    elif kind == "dcgan":
+        discriminator = DCGANDiscriminator(dropout=dropout)
     else:
-        discriminator = {"mlp": MLPDiscriminator, "dcgan": DCGANDiscriminator, "wgan-gp": Critic}[kind]()
+        discriminator = MLPDiscriminator() if kind == "mlp" else Critic()
     discriminator.apply(init_weights)
     return discriminator
 

@@ -3,15 +3,14 @@ safely with ``weights_only=True``, on any device), and the exported and shipped 
 
 from __future__ import annotations
 
-import os
-import tempfile
+import copy
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from gan_helpers.config import ClassifierConfig, TrainConfig, pick_device
+from gan_helpers.config import ClassifierConfig, TrainConfig, atomic_save, pick_device
 from gan_helpers.models import (
     FashionClassifier,
     build_discriminator,
@@ -44,6 +43,9 @@ class Run:
     epoch: int = 0  # completed epochs
     batch: int = 0  # batches done in the current epoch
     step: int = 0  # batches done in all
+    ema: nn.Module | None = None  # the average of the generator's weights (config.ema_decay > 0)
+    source: Path | None = None  # the checkpoint this run last wrote or was loaded from
+    changes: list[str] = field(default_factory=list)  # settings a resume changed, for the log
 
     @property
     def run_dir(self) -> Path:
@@ -57,15 +59,38 @@ class Run:
     def finished(self) -> bool:
         return self.epoch >= self.config.num_epochs
 
-    def samples(self) -> torch.Tensor:
+    def samples(self, averaged: bool = True) -> torch.Tensor:
         """The generator's images for the fixed noise, in eval mode (batch norm uses running stats).
 
-        A conditional generator draws the classes in order, one row of the 10x10 grid each.
+        ``averaged``: from the average of its weights (``ema``) where the run keeps one. A
+        conditional generator draws the classes in order, one row of the 10x10 grid each.
         """
+        generator = self.ema if averaged and self.ema is not None else self.generator
         labels = None
-        if is_conditional(self.generator):
-            labels = grid_labels(len(self.fixed_noise), self.generator.num_classes)
-        return generate_from(self.generator, self.fixed_noise, labels)
+        if is_conditional(generator):
+            labels = grid_labels(len(self.fixed_noise), generator.num_classes)
+        return generate_from(generator, self.fixed_noise, labels)
+
+
+@torch.no_grad()
+def update_average(average: nn.Module, model: nn.Module, decay: float, step: int) -> None:
+    """Exponential moving average of the weights: average <- d * average + (1 - d) * model.
+
+    ``d = min(decay, (1 + step) / (10 + step))``: early on, when the first weights are noise,
+    the average forgets quickly. Batch-norm running statistics are averaged the same way (they
+    describe the activations of recent weights), and the batch counter is copied.
+    """
+    d = min(decay, (1 + step) / (10 + step))
+    for averaged, current in zip(average.state_dict().values(), model.state_dict().values(), strict=True):
+        if averaged.is_floating_point():
+            averaged.lerp_(current.to(averaged.dtype), 1 - d)
+        else:
+            averaged.copy_(current)
+
+
+def make_average(generator: nn.Module) -> nn.Module:
+    """A frozen copy of ``generator`` to hold the average of its weights."""
+    return copy.deepcopy(generator).requires_grad_(False).eval()
 
 
 def new_run(
@@ -83,7 +108,7 @@ def new_run(
         config.model, config.latent_dim, config.num_classes
     )
     discriminator = discriminator if discriminator is not None else build_discriminator(
-        config.model, config.num_classes
+        config.model, config.num_classes, config.dropout
     )
     layout = memory_format(config)
     for model in (generator, discriminator):
@@ -93,7 +118,8 @@ def new_run(
     fixed_noise = torch.randn(SAMPLE_COUNT, config.latent_dim, generator=noise_rng).to(device)
     opt_g = adam(generator, config.lr_g, config.betas, device)
     opt_d = adam(discriminator, config.lr_d, config.betas, device)
-    return Run(config, generator, discriminator, opt_g, opt_d, fixed_noise, device)
+    ema = make_average(generator) if config.ema_decay > 0 else None
+    return Run(config, generator, discriminator, opt_g, opt_d, fixed_noise, device, ema=ema)
 
 
 def adam(model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
@@ -107,22 +133,6 @@ def adam(model: nn.Module, lr: float, betas: tuple[float, float], device: torch.
 FORMAT = 1
 
 
-def atomic_save(obj: dict, path: str | Path) -> Path:
-    """``torch.save`` to a temporary file then rename it, so a crash never leaves half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(obj, file)
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; a checkpoint is ordinary data
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def save_checkpoint(run: Run, path: str | Path | None = None) -> Path:
     """Save the whole run (models, optimizers, RNG states, position, history, config)."""
     state = {
@@ -130,6 +140,7 @@ def save_checkpoint(run: Run, path: str | Path | None = None) -> Path:
         "kind": run.config.model,
         "config": run.config.to_dict(),
         "generator": run.generator.state_dict(),
+        "ema": run.ema.state_dict() if run.ema is not None else None,
         "discriminator": run.discriminator.state_dict(),
         "opt_g": run.opt_g.state_dict(),
         "opt_d": run.opt_d.state_dict(),
@@ -139,7 +150,10 @@ def save_checkpoint(run: Run, path: str | Path | None = None) -> Path:
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
-    return atomic_save(state, path or run.checkpoint_path)
+    saved = atomic_save(state, path or run.checkpoint_path)
+    if path is None:
+        run.source = saved
+    return saved
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -147,13 +161,19 @@ def read_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}; pass the path of a checkpoint.pt file")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path} is empty (0 bytes): the file was cut off; use another copy of it")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({error})") from error
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({reason})") from error
     if not isinstance(state, dict) or state.get("format") != FORMAT or "kind" not in state:
         raise ValueError(f"{path} is not a fashion-gan checkpoint (no format/kind entries)")
     return state
+
+
+FIXED_ON_RESUME = ("model", "dataset", "latent_dim")  # the networks' shapes depend on them
 
 
 def load_run(
@@ -164,37 +184,79 @@ def load_run(
     discriminator: nn.Module | None = None,
     **overrides,
 ) -> Run:
-    """Rebuild a run from its checkpoint, ready for ``train`` to continue it.
+    """Rebuild a run from its checkpoint, ready for ``train`` to continue it in the same folder.
 
-    ``overrides`` change config fields (e.g. ``num_epochs`` to train longer); the RNG state
-    is restored, so on the CPU the continuation matches an uninterrupted run exactly.
-    ``generator``/``discriminator``: your own networks, as given to ``new_run``.
+    ``overrides`` change config fields: ``num_epochs`` to train longer, the learning rates or
+    betas (applied to the optimizers, and listed in ``run.changes``), ``output_dir``/``run_name``
+    to continue elsewhere. The RNG state is restored, so on the CPU the continuation matches an
+    uninterrupted run exactly. ``generator``/``discriminator``: your own networks, as for ``new_run``.
     """
+    path = Path(path)
     state = read_checkpoint(path)
-    values = {**state["config"], **overrides}
-    if device is not None:
-        values["device"] = device
+    check_resumable(path, state, overrides)
+    saved = state["config"]
+    folder = {"output_dir": str(path.resolve().parent.parent), "run_name": path.resolve().parent.name}
+    values = {**saved, **folder, **overrides, **({"device": device} if device is not None else {})}
+    position = state["position"]
+    if position["batch"] and values["batch_size"] != saved["batch_size"]:
+        raise ValueError(
+            f"{path} stopped inside epoch {position['epoch'] + 1} with batch size {saved['batch_size']}; "
+            f"resuming it with {values['batch_size']} would skip or repeat images. Resume with the same "
+            "batch size, or from a checkpoint written at the end of an epoch"
+        )
     run = new_run(TrainConfig.from_dict(values), generator, discriminator)
     load_weights(run.generator, state["generator"], state["kind"], run.config.model, path)
     load_weights(run.discriminator, state["discriminator"], state["kind"], run.config.model, path)
-    load_optimizer(run.opt_g, state["opt_g"])
-    load_optimizer(run.opt_d, state["opt_d"])
+    if run.ema is not None:  # a checkpoint from before averaging was kept starts it from the generator
+        load_weights(run.ema, state.get("ema") or state["generator"], state["kind"], run.config.model, path)
+    load_optimizer(run.opt_g, state["opt_g"], run.config.lr_g, run.config.betas)
+    load_optimizer(run.opt_d, state["opt_d"], run.config.lr_d, run.config.betas)
     run.fixed_noise = state["fixed_noise"].to(run.device)
     run.history = {key: list(values) for key, values in state["history"].items()}
-    run.epoch, run.batch, run.step = (state["position"][k] for k in ("epoch", "batch", "step"))
+    run.epoch, run.batch, run.step = (position[k] for k in ("epoch", "batch", "step"))
+    run.source = path
+    run.changes = [
+        f"{name} {run.config.to_dict()[name]} (was {saved[name]})"
+        for name in ("lr_g", "lr_d", "betas", "num_epochs", "n_critic", "gp_weight", "batch_size")
+        if name in saved and tuple_or_value(saved[name]) != tuple_or_value(run.config.to_dict()[name])
+    ]
     torch.set_rng_state(state["rng_cpu"])
     if run.device.type == "cuda" and state["rng_cuda"]:
         torch.cuda.set_rng_state_all(state["rng_cuda"])
     return run
 
 
+def tuple_or_value(value):
+    """Lists (as JSON-like storage gives back) compare equal to the tuples they were."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+def check_resumable(path: Path, state: dict, overrides: dict) -> None:
+    """Refuse a file that is not a training checkpoint, or a change the networks cannot take."""
+    if "discriminator" not in state or "opt_d" not in state:
+        kind = state["kind"]
+        what = "the metrics' classifier" if kind == "classifier" else f"an exported {kind!r} generator"
+        raise ValueError(
+            f"{path} is {what}, not a training checkpoint: it holds no discriminator or optimizer "
+            "state to continue from. Start a new run (without --resume), or resume from a run's "
+            "checkpoint.pt"
+        )
+    for name in FIXED_ON_RESUME:
+        if name in overrides and overrides[name] != state["config"].get(name):
+            raise ValueError(
+                f"{path} was trained with {name} = {state['config'].get(name)!r}; a resumed run cannot "
+                f"change it to {overrides[name]!r}, since the networks' shapes depend on it. Start a new run"
+            )
+
+
 DEVICE_OPTIONS = ("fused", "foreach", "capturable")  # how the optimizer runs, not what it learned
 
 
-def load_optimizer(optimizer: torch.optim.Optimizer, saved: dict) -> None:
-    """Load ``saved`` but keep ``optimizer``'s device options: a CPU run's state can go on a GPU."""
+def load_optimizer(optimizer: torch.optim.Optimizer, saved: dict, lr: float, betas: tuple) -> None:
+    """Load ``saved`` with the config's ``lr`` and ``betas`` (a resume may change them) and the
+    optimizer's own device options (a CPU run's state can go on a GPU)."""
     groups = [
-        {**group, **{key: current[key] for key in DEVICE_OPTIONS if key in current}}
+        {**group, **{key: current[key] for key in DEVICE_OPTIONS if key in current}, "lr": lr, "betas": betas}
         for group, current in zip(saved["param_groups"], optimizer.param_groups, strict=False)
     ]
     optimizer.load_state_dict({**saved, "param_groups": groups})
@@ -208,8 +270,8 @@ def load_weights(model: torch.nn.Module, weights: dict, kind: str, expected: str
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in weights.items()})
     except RuntimeError as error:
         raise ValueError(
-            f"{path} does not fit {type(model).__name__} ({kind!r}): {str(error).splitlines()[0]}"
-            " It was probably saved by a different version of the model code."
+            f"{path} does not fit {type(model).__name__} ({kind!r}): {str(error).splitlines()[0]}. "
+            "Its networks have other shapes: another latent_dim or number of classes, or other classes"
         ) from error
 
 
@@ -218,14 +280,19 @@ def load_weights(model: torch.nn.Module, weights: dict, kind: str, expected: str
 
 def export_generator(checkpoint: str | Path, output: str | Path) -> Path:
     """Keep only the generator of a training checkpoint, in half precision (a few MB)."""
+    if Path(output).is_dir():
+        example = Path(output) / "generator.pt"
+        raise ValueError(f"{output} is a folder; give the file to write, for example {example}")
     state = read_checkpoint(checkpoint)
-    weights = {k: v.half() if v.is_floating_point() else v for k, v in state["generator"].items()}
+    generator = state.get("ema") or state["generator"]  # the averaged weights, where the run kept them
+    weights = {k: v.half() if v.is_floating_point() else v for k, v in generator.items()}
     exported = {
         "format": state["format"],
         "kind": state["kind"],
         "config": state["config"],
         "position": state["position"],
         "generator": weights,
+        "averaged": bool(state.get("ema")),
         "fixed_noise": state["fixed_noise"],
         "history": state["history"],  # small, and lets a notebook show how training went
     }
@@ -233,16 +300,21 @@ def export_generator(checkpoint: str | Path, output: str | Path) -> Path:
 
 
 def load_generator(
-    path: str | Path, device: str | torch.device = "cpu", kind: str | None = None
+    path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, averaged: bool = True
 ) -> nn.Module:
     """The generator of a training checkpoint or an exported file, in eval mode.
 
-    With ``kind``, a file that holds another model is refused with an error naming both.
+    ``averaged``: the average of its weights where the checkpoint keeps one (``ema_decay``), else
+    the last weights. With ``kind``, a file that holds another model is refused naming both.
     """
     state = read_checkpoint(path)
+    if "generator" not in state:
+        raise ValueError(f"{path} holds a {state['kind']!r} model, not a generator")
     config = TrainConfig.from_dict(state["config"])
-    generator = build_generator(state["kind"], config.latent_dim, config.num_classes)
-    load_weights(generator, state["generator"], state["kind"], kind or state["kind"], path)
+    with torch.random.fork_rng(devices=[]):  # loading never moves the global random state
+        generator = build_generator(state["kind"], config.latent_dim, config.num_classes)
+    weights = state.get("ema") if averaged and state.get("ema") else state["generator"]
+    load_weights(generator, weights, state["kind"], kind or state["kind"], path)
     generator.kind, generator.class_names = state["kind"], config.class_names
     return generator.to(device).eval()
 
@@ -277,7 +349,8 @@ def load_classifier(path: str | Path = WEIGHTS_DIR / "classifier.pt", device="cp
     state = read_checkpoint(path)
     if state["kind"] != "classifier":
         raise ValueError(f"{path} holds a {state['kind']!r} model, not the classifier")
-    model = FashionClassifier()
+    with torch.random.fork_rng(devices=[]):  # its random first weights are overwritten anyway:
+        model = FashionClassifier()  # drawing them must not move a training run's random state
     model.load_state_dict(state["classifier"])
     model.test_accuracy = state["test_accuracy"]
     return model.to(device).eval()

@@ -159,6 +159,31 @@ def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | Non
     return fast_step
 
 
+# --- Reading metrics back rarely: every read of a GPU number waits for all queued work.
+
+
+class MetricAverager:
+    """Sums metrics on the device and reads them back in one transfer when asked."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, metrics: dict[str, torch.Tensor]) -> None:
+        for key, value in metrics.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def pop(self) -> dict[str, float]:
+        """The means since the last pop (one host sync), then start again."""
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        means = torch.stack([self.sums[k] / self.counts[k] for k in keys]).tolist()
+        self.sums, self.counts = {}, {}
+        return dict(zip(keys, means, strict=True))
+
+
 # --- CUDA graphs: record a step's ~200 small kernels once, then launch them all with one call.
 # On a GPU, launching them one by one from Python takes longer than the GPU needs to run them.
 

@@ -12,33 +12,30 @@ bar, history, sample grids, checkpoints, Ctrl-C, NaN stop) and the speed work of
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import matplotlib.pyplot as plt
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.optim import Optimizer
 from tqdm.auto import tqdm
 
-from gan_helpers.config import ClassifierConfig, TrainConfig
+from gan_helpers.config import TrainConfig, remove_run_files, run_folder
 from gan_helpers.data import BatchIterator, ImageData, load_dataset, take_subset
-from gan_helpers.display import plot_run, save_grid
-from gan_helpers.evaluation import evaluate_accuracy
+from gan_helpers.display import save_grid
+from gan_helpers.evaluation import Reference, frechet_and_entropy
 from gan_helpers.losses import (
     critic_loss,
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    saturating_generator_loss,
     wasserstein_generator_loss,
 )
-from gan_helpers.models import FashionClassifier
-from gan_helpers.runs import Run, new_run, save_checkpoint
-from gan_helpers.speed import StepFunction, fast_layers, with_fast_paths
+from gan_helpers.runs import Run, new_run, save_checkpoint, update_average
+from gan_helpers.speed import MetricAverager, StepFunction, fast_layers, with_fast_paths
 
 Step = Callable[[Run, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake")
@@ -66,8 +63,9 @@ def gan_step(
     opt_d: Optimizer,
     real: torch.Tensor,
     labels: torch.Tensor | None = None,
+    objective: Callable[[torch.Tensor], torch.Tensor] = generator_loss,
 ) -> dict[str, torch.Tensor]:
-    """One discriminator update, then one generator update with the non-saturating loss.
+    """One discriminator update, then one generator update that minimises ``objective``.
 
     ``labels`` (chapter 06) go to both networks: the fakes are drawn for the real batch's
     classes, so the discriminator compares like with like. Metrics stay on the device.
@@ -84,7 +82,7 @@ def gan_step(
     opt_d.step()
 
     with frozen(discriminator):
-        loss_g = generator_loss(discriminator(fake, *condition))  # D just changed: score the fakes again
+        loss_g = objective(discriminator(fake, *condition))  # D just changed: score the fakes again
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
     opt_g.step()
@@ -99,7 +97,11 @@ def gan_step(
 
 def gan_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
     """The engine's step for the MLP GAN and the DCGAN: a ``gan_step`` on the run's networks."""
-    return gan_step(run.generator, run.discriminator, run.opt_g, run.opt_d, real)
+    objective = {"non-saturating": generator_loss, "saturating": saturating_generator_loss}
+    return gan_step(
+        run.generator, run.discriminator, run.opt_g, run.opt_d, real,
+        objective=objective[run.config.generator_loss],
+    )  # fmt: skip
 
 
 def conditional_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -175,28 +177,6 @@ def make_step(run: Run, step: Step | None = None) -> StepFunction:
     return with_fast_paths(run, lambda real, labels: step(run, real, labels), phases.get(step))
 
 
-class MetricAverager:
-    """Sums metrics on the device and reads them back in one transfer when asked."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, metrics: dict[str, torch.Tensor]) -> None:
-        for key, value in metrics.items():
-            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
-            self.counts[key] = self.counts.get(key, 0) + 1
-
-    def pop(self) -> dict[str, float]:
-        """The means since the last pop (one host sync), then start again."""
-        if not self.sums:
-            return {}
-        keys = list(self.sums)
-        means = torch.stack([self.sums[k] / self.counts[k] for k in keys]).tolist()
-        self.sums, self.counts = {}, {}
-        return dict(zip(keys, means, strict=True))
-
-
 class StopRequest:
     """Turns the first Ctrl-C (or the notebook's stop button) into a request to stop cleanly.
 
@@ -225,17 +205,24 @@ class StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
+LOSS_BOUND = 1e6  # a loss past this is diverging even if it is still a number
+
+
 def record(run: Run, averager: MetricAverager, per_epoch: int) -> dict[str, float]:
-    """Append the averaged metrics to the history; stop if any is NaN or infinite."""
+    """Append the averaged metrics to the history; stop if a loss is NaN, infinite or past 1e6."""
     means = averager.pop()
     if not means:
         return means
-    bad = {key: value for key, value in means.items() if not math.isfinite(value)}
+    bad = {
+        key: value
+        for key, value in means.items()
+        if not math.isfinite(value) or (key.startswith("loss") and abs(value) > LOSS_BOUND)
+    }
     if bad:
         raise TrainingDivergedError(
-            f"training diverged at epoch {run.epoch + 1}, batch {run.step}: {bad}. "
-            f"The last good checkpoint is kept at {run.checkpoint_path} (if one was written). "
-            "Try lower learning rates (lr_g, lr_d) or, for WGAN-GP, a larger gp_weight."
+            f"training diverged at epoch {run.epoch + 1}, batch {run.step}: {bad} (NaN, infinite, or a "
+            f"loss beyond {LOSS_BOUND:.0e}). The last good checkpoint is kept at {run.checkpoint_path} "
+            "(if one was written). Try lower learning rates (lr_g, lr_d) or, for WGAN-GP, a larger gp_weight."
         )
     # Every series gets a value, so all stay aligned with "step"; NaN marks a window without
     # that update (possible for loss_g of WGAN-GP when log_every < n_critic).
@@ -249,14 +236,34 @@ def record(run: Run, averager: MetricAverager, per_epoch: int) -> dict[str, floa
     return means
 
 
-def end_epoch(run: Run) -> None:
-    """Save the epoch's sample grid and checkpoint, as the config asks."""
+def end_epoch(run: Run, reference: Reference | None) -> str:
+    """Save the epoch's sample grid, measure quality and save the checkpoint, as the config asks.
+
+    Returns a line about the epoch's sample quality ("" when not measured).
+    """
     cfg = run.config
     run.epoch, run.batch = run.epoch + 1, 0
     if run.epoch % cfg.sample_every == 0 or run.finished:
         save_grid(run.samples(), run.run_dir / f"epoch_{run.epoch:03d}.png")
+    line = ""
+    if reference is not None and (run.epoch % cfg.quality_every == 0 or run.finished):
+        fd, entropy = frechet_and_entropy(run.ema if run.ema is not None else run.generator, reference)
+        for key, value in (("fd_epoch", run.epoch), ("fd", fd), ("fd_class_entropy", entropy)):
+            run.history.setdefault(key, []).append(value)
+        line = f"epoch {run.epoch}: FD {fd:.2f}, class entropy {entropy:.3f} bits ({reference.count} samples)"
     if run.epoch % cfg.checkpoint_every == 0 or run.finished:
         save_checkpoint(run)
+    return line
+
+
+def quality_reference(run: Run, data: ImageData) -> Reference | None:
+    """Real images to measure the samples against during training: Fashion-MNIST only, since
+    the metrics' classifier knows only its classes."""
+    cfg = run.config
+    if cfg.quality_every == 0 or cfg.dataset != "fashion-mnist" or len(data.class_names) != 10:
+        return None
+    count = min(cfg.quality_samples, len(data))
+    return Reference.build(count=count, seed=cfg.seed, device=run.device, train=data)
 
 
 def train(
@@ -266,33 +273,50 @@ def train(
     data: ImageData | None = None,
     on_log: Callable[[Run], None] | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Run:
     """Train until ``config.num_epochs``; safe to call again on a loaded or stopped run.
 
     ``run``: a run (``new_run``, ``load_run``), or a config to start a new run from.
     ``step(run, real, labels) -> metrics`` trains on one batch (default: the model's own step).
     ``data`` replaces the config's dataset (``config.subset`` still applies). ``on_log(run)`` is
-    called after each history entry (every ``log_every`` batches), e.g. to refresh a live view.
-    Ctrl-C stops after the current batch with a checkpoint saved.
+    called after each history entry (every ``log_every`` batches, and at each epoch's end), e.g.
+    to refresh a live view.
+    A run folder that holds another run is refused unless ``overwrite``, which removes that
+    run's files; the folder is locked while training. Ctrl-C stops after the current batch with
+    a checkpoint saved.
     """
     if isinstance(run, TrainConfig):
         run = new_run(run)
     cfg = run.config
-    data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, train=True)
-    if cfg.subset < 1.0:
-        data = take_subset(data, cfg.subset, seed=cfg.seed)
-    batches = BatchIterator(data, cfg.batch_size, device=run.device, drop_last=True, seed=cfg.seed)
-    averager = MetricAverager()
+    with run_folder(run, overwrite):
+        data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, train=True)
+        if cfg.subset < 1.0:
+            data = take_subset(data, cfg.subset, seed=cfg.seed)
+        batches = BatchIterator(data, cfg.batch_size, device=run.device, drop_last=True, seed=cfg.seed)
+        reference = quality_reference(run, data)
+        if overwrite:
+            remove_run_files(run.run_dir, keep=run.source)
+        run_epochs(run, batches, step, on_log, progress, reference)
+    return run
+
+
+def run_epochs(
+    run: Run, batches: BatchIterator, step: Step | None, on_log, progress: bool, reference: Reference | None
+) -> None:
+    """The loop: batches until ``num_epochs``, or until Ctrl-C (then a checkpoint is saved)."""
+    cfg, averager = run.config, MetricAverager()
     run.generator.train()
     run.discriminator.train()
-    total = cfg.num_epochs * len(batches)
-    bar = tqdm(total=total, initial=run.step, disable=not progress)
+    bar = tqdm(total=cfg.num_epochs * len(batches), initial=run.step, disable=not progress)
     with fast_layers(run), StopRequest() as stop, bar:
         train_on_batch = make_step(run, step)
         while not run.finished:
-            bar.set_description(f"{cfg.model} epoch {run.epoch + 1}/{cfg.num_epochs}")
+            bar.set_description(f"epoch {run.epoch + 1}/{cfg.num_epochs}")  # short: a notebook's bar wraps
             for real, labels in batches.batches(run.epoch, start=run.batch):
                 averager.add(train_on_batch(real, labels))
+                if run.ema is not None:
+                    update_average(run.ema, run.generator, cfg.ema_decay, run.step)
                 run.batch, run.step = run.batch + 1, run.step + 1
                 bar.update()
                 if run.step % cfg.log_every == 0:
@@ -301,45 +325,11 @@ def train(
                         on_log(run)
                 if stop.requested:
                     record(run, averager, len(batches))
-                    path = save_checkpoint(run)
-                    bar.write(f"Stopped at batch {run.step}; saved {path}. train(run) resumes.")
-                    return run
+                    bar.write(f"Stopped at batch {run.step}; saved {save_checkpoint(run)}.")
+                    return
             record(run, averager, len(batches))
-            end_epoch(run)
-    return run
-
-
-def write_report(run: Run) -> None:
-    """Write ``history.json`` and ``losses.png`` into the run folder."""
-    run.run_dir.mkdir(parents=True, exist_ok=True)
-    (run.run_dir / "history.json").write_text(json.dumps(run.history))
-    if run.history.get("step"):
-        fig = plot_run(run.history, run.config.model)
-        fig.savefig(run.run_dir / "losses.png", dpi=100)
-        plt.close(fig)
-
-
-def train_classifier(config: ClassifierConfig, train: ImageData, test: ImageData, device) -> tuple:
-    """Adam with a one-cycle schedule and random horizontal flips; returns (model, test accuracy)."""
-    torch.manual_seed(config.seed)
-    model = FashionClassifier(len(train.class_names)).to(device)
-    batches = BatchIterator(train, config.batch_size, device=device, drop_last=True, seed=config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, config.lr, total_steps=config.num_epochs * len(batches)
-    )
-    for epoch in range(config.num_epochs):
-        model.train()
-        for images, labels in tqdm(batches, desc=f"classifier epoch {epoch + 1}", leave=False):
-            flip = torch.rand(len(images), 1, 1, 1, device=device) < 0.5
-            images = torch.where(flip, images.flip(-1), images)  # clothes look alike mirrored
-            loss = F.cross_entropy(model(images), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        accuracy = evaluate_accuracy(model, test, device)
-        print(f"epoch {epoch + 1}/{config.num_epochs}: test accuracy {accuracy:.2%}", flush=True)
-    return model.eval(), accuracy
-
-
+            quality = end_epoch(run, reference)
+            if quality:  # one line an epoch, with or without the progress bar
+                bar.write(quality) if progress else print(quality, flush=True)
+            if on_log is not None:
+                on_log(run)  # the epoch's last entry: a live view draws its final frame

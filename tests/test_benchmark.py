@@ -42,3 +42,13 @@ def test_reference_trains_the_plain_networks_without_our_speed_work():
         assert {type(layer).__module__.split(".")[0] for layer in layers} == {"torch", "gan_helpers"}
         assert not any(type(layer).__module__ == "gan_helpers.speed" for layer in layers)
         assert not any(layer._forward_pre_hooks for layer in layers)  # no NHWC hook either
+
+
+def test_our_loop_keeps_the_faster_layers_for_the_workers_lifetime():
+    import gc
+
+    engine = throughput.Engine("dcgan", "cpu", batch_size=8)
+    gc.collect()  # a context entered and then dropped would be closed here, restoring plain layers
+    names = {type(layer).__name__ for layer in engine.run.discriminator.modules()}
+    assert "FastDropout" in names and "Dropout" not in names
+    engine.train_steps(1)

@@ -9,18 +9,23 @@ import signal
 import pytest
 import torch
 
-from gan_helpers import data, runs
+from gan_helpers import config as config_module
+from gan_helpers import data
 from gan_helpers.__main__ import main
+from gan_helpers.config import TrainConfig
+from gan_helpers.models import generate_from
 from gan_helpers.runs import (
     export_generator,
     load_generator,
     load_run,
+    make_average,
     new_run,
     read_checkpoint,
     save_checkpoint,
+    update_average,
 )
 from gan_helpers.training import TrainingDivergedError, train
-from tests.helpers import tiny_config, tiny_data, tiny_spec
+from tests.helpers import same_weights, tiny_config, tiny_data, tiny_spec
 
 
 @pytest.fixture
@@ -59,7 +64,7 @@ def test_training_writes_history_samples_and_checkpoint(data_root, model):
     keys = {"mlp": "d_real", "dcgan": "d_fake", "wgan-gp": "wasserstein", "cgan": "d_real"}
     assert len(run.history["step"]) == 6 and len(run.history[keys[model]]) == 6
     assert sorted(p.name for p in run.run_dir.iterdir()) == [
-        "checkpoint.pt", "epoch_001.png", "epoch_002.png",
+        ".lock", "checkpoint.pt", "epoch_001.png", "epoch_002.png",
     ]  # fmt: skip
 
 
@@ -79,6 +84,7 @@ def test_resume_from_epoch_checkpoint_is_exact(data_root, model):
     assert resumed.step == whole.step
     assert_same_weights(resumed.generator, whole.generator)
     assert_same_weights(resumed.discriminator, whole.discriminator)
+    assert_same_weights(resumed.ema, whole.ema)  # the average of the weights resumes exactly too
     assert json.dumps(resumed.history) == json.dumps(whole.history)  # NaN-aware comparison
 
 
@@ -115,7 +121,9 @@ def test_checkpoint_round_trip_and_wrong_model(data_root, tmp_path):
     path = save_checkpoint(run, tmp_path / "mlp.pt")
     loaded = load_run(path)
     assert_same_weights(loaded.generator, run.generator)
-    assert loaded.config == run.config and torch.equal(loaded.fixed_noise, run.fixed_noise)
+    folder = {"output_dir": str(tmp_path.parent), "run_name": tmp_path.name}  # where the file is
+    assert loaded.config == TrainConfig.from_dict(run.config.to_dict() | folder)
+    assert torch.equal(loaded.fixed_noise, run.fixed_noise)
     with pytest.raises(ValueError, match="holds a 'mlp' model, not 'dcgan'"):
         load_generator(path, kind="dcgan")
     state = torch.load(path, weights_only=True)
@@ -144,7 +152,7 @@ def test_a_gpu_checkpoint_resumes_on_the_cpu_with_the_cpus_optimizer(data_root, 
 
 
 def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
-    path = runs.atomic_save({"a": torch.ones(1)}, tmp_path / "c.pt")
+    path = config_module.atomic_save({"a": torch.ones(1)}, tmp_path / "c.pt")
 
     def broken_save(obj, file):
         file.write(b"half")
@@ -152,7 +160,7 @@ def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        runs.atomic_save({"a": torch.zeros(1)}, path)
+        config_module.atomic_save({"a": torch.zeros(1)}, path)
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(1))
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 
@@ -173,7 +181,7 @@ def test_command_line_trains_resumes_and_reports(data_root, tiny_registry, capsy
             "--data-root", str(data_root), "--output-dir", str(out), "--log-every", "1"]  # fmt: skip
     assert main(args) == 0
     files = sorted(p.name for p in (out / "mlp").iterdir())
-    assert files == ["checkpoint.pt", "epoch_001.png", "history.json", "losses.png"]
+    assert files == [".lock", "checkpoint.pt", "epoch_001.png", "history.json", "losses.png"]
     assert main([*args[:3], "2", *args[4:], "--resume", str(out / "mlp" / "checkpoint.pt")]) == 0
     history = json.loads((out / "mlp" / "history.json").read_text())
     assert history["step"] == [1, 2, 3, 4, 5, 6]
@@ -183,7 +191,7 @@ def test_command_line_trains_resumes_and_reports(data_root, tiny_registry, capsy
 
 def test_history_series_stay_aligned_when_a_window_has_no_generator_step(data_root):
     run = fit(new_run(config(data_root, "wgan-gp", n_critic=5, log_every=1)))
-    lengths = {key: len(values) for key, values in run.history.items()}
+    lengths = {key: len(values) for key, values in run.history.items() if not key.startswith("fd")}
     assert set(lengths.values()) == {6}
     generator_steps = [v == v for v in run.history["loss_g"]]  # NaN != NaN
     assert generator_steps == [False, False, False, False, True, False]
@@ -196,3 +204,38 @@ def test_speed_flags_of_the_command_reach_the_config_only_when_given():
     assert given["amp"] is True and given["channels_last"] is True and "compile" not in given
     plain = config_from_args(build_parser().parse_args(["train", "dcgan"]))
     assert not {"amp", "compile", "channels_last"} & set(plain)
+
+
+def test_weight_average_update_rule_with_its_warm_up():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
+    average = make_average(model)
+    model(torch.randn(8, 3))  # moves the batch-norm statistics and counter of the model only
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    before = {k: v.clone() for k, v in average.state_dict().items()}
+    update_average(average, model, decay=0.9, step=1000)  # past the warm-up: d = 0.9
+    for key, value in average.state_dict().items():
+        current = model.state_dict()[key]
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.9 * before[key] + 0.1 * current)
+        else:
+            assert torch.equal(value, current)  # num_batches_tracked is copied
+    previous = average[0].weight.clone()
+    update_average(average, model, decay=0.9, step=0)  # first step: d = 1/10, the average follows fast
+    torch.testing.assert_close(average[0].weight, 0.1 * previous + 0.9 * model[0].weight)
+    assert not any(p.requires_grad for p in average.parameters())
+
+
+def test_samples_grids_and_exports_come_from_the_averaged_generator(data_root, tmp_path):
+    run = fit(new_run(config(data_root, "dcgan", num_epochs=1)))
+    assert not same_weights(run.ema, run.generator)
+    assert torch.equal(run.samples(), generate_from(run.ema, run.fixed_noise))
+    assert not torch.equal(run.samples(), run.samples(averaged=False))
+    exported = load_generator(export_generator(run.checkpoint_path, tmp_path / "g.pt"))
+    assert torch.allclose(exported(run.fixed_noise), generate_from(run.ema, run.fixed_noise), atol=2e-2)
+    raw = load_generator(run.checkpoint_path, averaged=False)
+    assert torch.equal(generate_from(raw, run.fixed_noise), run.samples(averaged=False))
+    off = fit(new_run(config(data_root, "dcgan", num_epochs=1, ema_decay=0.0, run_name="off")))
+    assert off.ema is None and read_checkpoint(off.checkpoint_path)["ema"] is None

@@ -119,8 +119,26 @@ def test_dcgan_notebook_panel_progress_and_samples(page, jupyter_lab):
     progress = page.locator(f"{OUTPUT} .widget-hprogress").first
     assert progress.is_visible()
     bar_text = progress.locator("xpath=..").inner_text().replace("\u2007", " ")  # tqdm's figure spaces
-    assert "100%" in bar_text and "dcgan epoch 1/1" in bar_text, bar_text
+    assert "100%" in bar_text and "epoch 1/1" in bar_text, bar_text
     screenshot(page, progress, "03_dcgan-progress")
 
     assert rendered_images(page) >= 3  # live view, samples, shipped generator
     screenshot(page, page.locator(f"{OUTPUT} img").last, "03_dcgan-samples")
+
+
+def test_wgan_gp_live_view_plots_the_estimate_and_a_refused_value_is_one_line(page, jupyter_lab):
+    run_all_cells(page, jupyter_lab, "04_wgan_gp.ipynb")
+    code = "from gan_helpers.display import figure\nprint([a.get_title() for a in figure(run).axes])"
+    titles = run_in_new_cell(page, code)
+    assert "critic: Wasserstein estimate" in titles and "losses" not in titles  # what the text says to watch
+
+    panel = page.locator(f"{OUTPUT} .widget-interact").first
+    seed = panel.locator(".widget-text", has_text="seed").locator("input")
+    seed.fill("-1")
+    seed.press("Enter")
+    page.wait_for_selector(f"{OUTPUT} :text('refused: TrainConfig.seed = -1')", timeout=30_000)
+    panel_text = panel.inner_text()
+    assert "Traceback" not in panel_text and panel_text.count("refused:") == 1
+    screenshot(page, panel, "04_wgan_gp-refused-value")
+    refused = run_in_new_cell(page, "new_run(panel.result)")
+    assert "the panel refused a value: TrainConfig.seed = -1" in refused

@@ -1,0 +1,65 @@
+"""What the notebooks show: loss plots of every shipped history, the live view, the panels."""
+
+from __future__ import annotations
+
+import matplotlib
+import pytest
+
+from gan_helpers.display import LiveView, Refused, config_panel, figure, plot_run, summary
+from gan_helpers.models import MODEL_KINDS
+from gan_helpers.runs import load_history, new_run
+from gan_helpers.training import train
+from tests.helpers import tiny_config, tiny_data
+
+matplotlib.use("Agg")
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_every_shipped_history_plots_with_labelled_axes(kind):
+    fig = plot_run(load_history(kind), kind)  # the WGAN-GP history has 205 loss_g values for 207 steps
+    labels = {ax.get_ylabel() for ax in fig.axes}
+    assert {ax.get_xlabel() for ax in fig.axes[:2]} == {"batch"} and "loss" in labels
+    if kind == "wgan-gp":
+        assert {"W estimate", "gradient penalty"} <= labels  # the penalty on an axis of its own
+
+
+def test_live_view_draws_a_last_frame_when_training_ends(tmp_path):
+    drawn = []
+
+    class Recording(LiveView):
+        def show(self, run):
+            drawn.append(run.step)
+
+    root = tmp_path / "data"
+    run = new_run(tiny_config(root, "wgan-gp"))
+    train(run, data=tiny_data(root), on_log=Recording(every=300), progress=False)
+    assert drawn[0] == 1 and drawn[-1] == 6  # the first entry, and the end of training (3 batches an epoch)
+
+
+def test_the_wgan_gp_live_view_plots_the_wasserstein_estimate(tmp_path):
+    root = tmp_path / "data"
+    run = train(new_run(tiny_config(root, "wgan-gp", num_epochs=1)), data=tiny_data(root), progress=False)
+    titles = [ax.get_title() for ax in figure(run).axes]
+    assert "critic: Wasserstein estimate" in titles and "losses" not in titles
+    assert "epoch 1" in titles[0]
+
+
+def test_a_refused_panel_value_is_one_line_and_the_training_cell_refuses_too(capsys):
+    panel = config_panel("dcgan")
+    seed = next(widget for widget in panel.kwargs_widgets if widget.description == "seed")
+    seed.value = -1
+    assert isinstance(panel.result, Refused)
+    printed = capsys.readouterr().out.strip().splitlines()
+    assert printed[-1] == "refused: TrainConfig.seed = -1: must be an integer from 0 to 2147483647"
+    with pytest.raises(ValueError, match=r"the panel refused a value: TrainConfig\.seed = -1"):
+        new_run(panel.result)
+    seed.value = 3
+    assert panel.result.seed == 3
+
+
+def test_panel_readouts_and_summary_read_naturally():
+    panel = config_panel("wgan-gp")
+    penalty = next(widget for widget in panel.kwargs_widgets if widget.description == "penalty weight λ")
+    assert f"{penalty.value:{penalty.readout_format}}" == "10"  # not 1.0e+01
+    one = summary(panel.result.replace(num_epochs=1))
+    assert one.startswith("wgan-gp: 1 epoch, ") and "2 epochs" in summary(panel.result.replace(num_epochs=2))
