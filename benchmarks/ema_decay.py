@@ -20,11 +20,12 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.quality import with_averages
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import load_fashion_mnist
 from gan_helpers.evaluation import Reference, frechet_and_entropy
-from gan_helpers.runs import make_average, new_run, update_average
-from gan_helpers.training import default_step, train
+from gan_helpers.runs import make_average, new_run
+from gan_helpers.training import train
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,13 +46,7 @@ def main(argv: list[str] | None = None) -> None:
         )  # fmt: skip
         run = new_run(config)
         averages = {decay: make_average(run.generator) for decay in args.decays}
-        own_step = default_step(args.model)
-
-        def step_and_average(run, real, labels):
-            metrics = own_step(run, real, labels)
-            for decay, average in averages.items():
-                update_average(average, run.generator, decay, run.step)
-            return metrics
+        step_and_average = with_averages(args.model, averages)
 
         names = ["last weights", *(f"ema {decay}" for decay in args.decays)]
         print(f"{args.model}, seed {args.seed}, FD of {args.samples} samples after each epoch")

@@ -39,6 +39,19 @@ def train_reference(args: argparse.Namespace) -> tuple[torch.nn.Module, float]:
     return gan.generator.eval(), time.perf_counter() - start
 
 
+def with_averages(model: str, averages: dict[float, torch.nn.Module]):
+    """The model's own step, then an update of each extra average of the generator's weights."""
+    own_step = default_step(model)
+
+    def step(run, real, labels):
+        metrics = own_step(run, real, labels)
+        for decay, average in averages.items():
+            update_average(average, run.generator, decay, run.step)
+        return metrics
+
+    return step
+
+
 def train_ours(args: argparse.Namespace, folder: str) -> tuple[dict[str, torch.nn.Module], float]:
     """Our engine with its defaults; extra weight averages (``--decays``) kept by a step of ours."""
     config = TrainConfig.for_model(
@@ -46,16 +59,8 @@ def train_ours(args: argparse.Namespace, folder: str) -> tuple[dict[str, torch.n
     )
     run = new_run(config)
     extra = {decay: make_average(run.generator) for decay in args.decays if decay != config.ema_decay}
-    own_step = default_step(args.model)
-
-    def step_and_average(run, real, labels):
-        metrics = own_step(run, real, labels)
-        for decay, average in extra.items():
-            update_average(average, run.generator, decay, run.step)
-        return metrics
-
     start = time.perf_counter()
-    train(run, step=step_and_average if extra else None, progress=False)
+    train(run, step=with_averages(args.model, extra) if extra else None, progress=False)
     seconds = time.perf_counter() - start
     generators = {f"ours, ema {config.ema_decay}": run.ema, "ours, last weights": run.generator.eval()}
     generators |= {f"ours, ema {decay}": average for decay, average in extra.items()}

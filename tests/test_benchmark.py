@@ -52,3 +52,24 @@ def test_our_loop_keeps_the_faster_layers_for_the_workers_lifetime():
     names = {type(layer).__name__ for layer in engine.run.discriminator.modules()}
     assert "FastDropout" in names and "Dropout" not in names
     engine.train_steps(1)
+
+
+def test_the_quality_benchmarks_extra_averages_follow_the_engines_rule(tmp_path):
+    import torch
+
+    from benchmarks.quality import with_averages
+    from gan_helpers.config import TrainConfig
+    from gan_helpers.runs import make_average, new_run
+
+    run = new_run(TrainConfig.for_model("mlp", device="cpu", batch_size=8, output_dir=str(tmp_path)))
+    averages = {0.9: make_average(run.generator), 0.99: make_average(run.generator)}
+    step = with_averages("mlp", averages)
+    real = torch.rand(8, 1, 28, 28) * 2 - 1
+    run.step = 1000  # past the warm-up, where the two decays differ
+    for _ in range(3):
+        assert set(step(run, real, torch.zeros(8, dtype=torch.long))) >= {"loss_d", "loss_g"}
+        run.step += 1
+    assert run.ema is not None  # the engine's own average is the engine's business, not the step's
+    moved = [not torch.equal(a.net[0].weight, run.generator.net[0].weight) for a in averages.values()]
+    assert all(moved)  # behind the trained weights, each by its own decay
+    assert not torch.equal(averages[0.9].net[0].weight, averages[0.99].net[0].weight)
