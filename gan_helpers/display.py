@@ -311,7 +311,12 @@ class Refused:
         self.message = message
 
     def __getattr__(self, name: str):
+        if name.startswith("_"):  # Python's and IPython's own probes (copy, _repr_html_, ...)
+            raise AttributeError(name)
         raise ValueError(f"the panel refused a value: {self.message}; change it in the panel first")
+
+    def __repr__(self) -> str:
+        return f"Refused({self.message!r})"
 
 
 def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> widgets.interactive:

@@ -53,6 +53,7 @@ def test_a_refused_panel_value_is_one_line_and_the_training_cell_refuses_too(cap
     assert printed[-1] == "refused: TrainConfig.seed = -1: must be an integer from 0 to 2147483647"
     with pytest.raises(ValueError, match=r"the panel refused a value: TrainConfig\.seed = -1"):
         new_run(panel.result)
+    assert not hasattr(panel.result, "_repr_html_") and "seed = -1" in repr(panel.result)  # displays quietly
     seed.value = 3
     assert panel.result.seed == 3
 
