@@ -80,19 +80,14 @@ def show_class_grid(images: torch.Tensor, class_names: Sequence[str], title: str
 def plot_history(
     history: Mapping[str, Sequence[float]], keys: Sequence[str], ax=None, title=None, ylabel=None
 ):
-    """Plot the named series of a training history against the batch number.
-
-    A series shorter than ``history["step"]`` (histories written before every series got a
-    value per entry) is spread evenly over the same range of batches.
-    """
+    """Plot the named series of a training history against the batch number (``batch_positions``)."""
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     steps = history["step"]
     marker = "." if len(steps) < 30 else None  # a short history is still visible
     for key in keys:
         values = history[key]
-        x = steps if len(values) == len(steps) else np.linspace(steps[0], steps[-1], len(values))
-        ax.plot(x, values, label=key, linewidth=1, marker=marker)
+        ax.plot(batch_positions(steps, values), values, label=key, linewidth=1, marker=marker)
     ax.set_xlabel("batch")
     if ylabel:
         ax.set_ylabel(ylabel)
@@ -101,6 +96,12 @@ def plot_history(
     if title:
         ax.set_title(title)
     return ax
+
+
+def batch_positions(steps: Sequence[float], values: Sequence[float]) -> Sequence[float]:
+    """Where a history series' values go on the batch axis: its steps, or spread evenly over
+    them for a series shorter than ``steps`` (histories written before every series got a value)."""
+    return steps if len(values) == len(steps) else np.linspace(steps[0], steps[-1], len(values))
 
 
 def plot_quality(history: Mapping[str, Sequence[float]], ax=None):
@@ -146,10 +147,8 @@ def plot_progress(history: Mapping[str, Sequence[float]], model: str, ax=None):
         return plot_history(history, ["d_real", "d_fake"], ax, "D(x) and D(G(z))", "probability")
     ax = plot_history(history, ["wasserstein"], ax, "critic: Wasserstein estimate", "W estimate")
     penalty = ax.twinx()  # the penalty is far smaller than W: a flat line on W's axis
-    steps = history["step"]
     gp = history["gp"]
-    x = steps if len(gp) == len(steps) else np.linspace(steps[0], steps[-1], len(gp))
-    penalty.plot(x, gp, color="tab:red", linewidth=1, alpha=0.6, label="gp")
+    penalty.plot(batch_positions(history["step"], gp), gp, color="tab:red", linewidth=1, alpha=0.6, label="gp")
     penalty.set_ylabel("gradient penalty", color="tab:red")
     penalty.legend(loc="lower right")
     return ax
