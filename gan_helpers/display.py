@@ -148,7 +148,8 @@ def plot_progress(history: Mapping[str, Sequence[float]], model: str, ax=None):
     ax = plot_history(history, ["wasserstein"], ax, "critic: Wasserstein estimate", "W estimate")
     penalty = ax.twinx()  # the penalty is far smaller than W: a flat line on W's axis
     gp = history["gp"]
-    penalty.plot(batch_positions(history["step"], gp), gp, color="tab:red", linewidth=1, alpha=0.6, label="gp")
+    x = batch_positions(history["step"], gp)
+    penalty.plot(x, gp, color="tab:red", linewidth=1, alpha=0.6, label="gp")
     penalty.set_ylabel("gradient penalty", color="tab:red")
     penalty.legend(loc="lower right")
     return ax
