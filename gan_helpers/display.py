@@ -265,8 +265,8 @@ def config_panel(model: str, **overrides) -> widgets.interactive:
         "batch_size": widgets.Dropdown(
             options=[32, 64, 128, 256, 512], value=base.batch_size, description="batch size"
         ),
-        "lr_g": _log_slider(base.lr_g, "generator lr"),
-        "lr_d": _log_slider(base.lr_d, "critic lr" if model == "wgan-gp" else "discriminator lr"),
+        "lr_g": log_slider(base.lr_g, "generator lr"),
+        "lr_d": log_slider(base.lr_d, "critic lr" if model == "wgan-gp" else "discriminator lr"),
         "beta1": widgets.FloatSlider(base.betas[0], min=0.0, max=0.99, step=0.05, description="Adam β₁"),
         "latent_dim": widgets.Dropdown(
             options=sorted({2, 16, 64, 100, 128, base.latent_dim}),
@@ -287,7 +287,7 @@ def config_panel(model: str, **overrides) -> widgets.interactive:
         )
     if model == "wgan-gp":
         controls["n_critic"] = widgets.IntSlider(base.n_critic, min=1, max=10, description="n_critic")
-        controls["gp_weight"] = _log_slider(base.gp_weight, "penalty weight λ", low=-1, high=3)
+        controls["gp_weight"] = log_slider(base.gp_weight, "penalty weight λ", low=-1, high=3)
     for control in controls.values():
         control.style, control.layout = STYLE, LAYOUT
 
@@ -350,7 +350,7 @@ def summary(config: TrainConfig) -> str:
     return text
 
 
-def _log_slider(value: float, description: str, low: int = -5, high: int = -2) -> widgets.FloatLogSlider:
+def log_slider(value: float, description: str, low: int = -5, high: int = -2) -> widgets.FloatLogSlider:
     return widgets.FloatLogSlider(
         value=value, base=10, min=low, max=high, step=0.1, description=description, readout_format=".3g"
     )

@@ -142,3 +142,31 @@ def test_wgan_gp_live_view_plots_the_estimate_and_a_refused_value_is_one_line(pa
     screenshot(page, panel, "04_wgan_gp-refused-value")
     refused = run_in_new_cell(page, "new_run(panel.result)")
     assert "the panel refused a value: TrainConfig.seed = -1" in refused
+
+
+def test_two_dimensions_animation_steps_and_the_frame_slider_redraws(page, jupyter_lab):
+    run_all_cells(page, jupyter_lab, "07_gans_in_two_dimensions.ipynb")
+    animation = page.locator(f"{OUTPUT} .animation").first
+    image = animation.locator("img").first
+    image.wait_for(timeout=30_000)
+    animation.locator("button[title='First frame']").click()
+    first = image.get_attribute("src")
+    animation.locator("button[title='Next frame']").click()
+    assert image.get_attribute("src") != first  # the JavaScript player runs: a new frame is shown
+    animation.locator("button[title='Last frame']").click()
+    screenshot(page, animation, "07_gans_in_two_dimensions-animation-last-frame")
+
+    frame_label = page.locator(".widget-label", has_text="frame")
+    slider_panel = page.locator(f"{OUTPUT} .widget-interact", has=frame_label)
+    picture = slider_panel.locator("img").first
+    before = picture.get_attribute("src")
+    slider_panel.locator(".widget-readout").first.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("0")
+    page.keyboard.press("Enter")
+    page.wait_for_function(
+        "([panel, before]) => panel.querySelector('img') && panel.querySelector('img').src !== before",
+        arg=[slider_panel.element_handle(), before], timeout=30_000,
+    )
+    screenshot(page, slider_panel, "07_gans_in_two_dimensions-slider-frame-0")
+    assert rendered_images(page) >= 6  # data, last frame, modes, coverage, field comparison, try-it

@@ -1,0 +1,402 @@
+"""GANs in the plane (chapter 07): 2-D data, small networks, a training loop that keeps frames,
+and the two numbers of the 2-D benchmarks (modes covered, share of high-quality points).
+
+In two dimensions everything a GAN does can be drawn: the real and generated points, the
+discriminator's opinion of every point of the plane, and where the generator's gradient pushes
+its points. The loop reuses the package's steps and losses (``gan_step``, ``critic_step``,
+``generator_step``); only the data and the networks are new. The chapter defines the data,
+the networks, the metric and the loop in its cells; ``tools/export_code.py`` keeps them equal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from IPython.display import HTML
+from matplotlib.animation import FuncAnimation
+from torch import nn
+
+from gan_helpers.display import LAYOUT, STYLE, Refused, log_slider
+from gan_helpers.losses import generator_loss, saturating_generator_loss, wasserstein_generator_loss
+from gan_helpers.training import critic_step, gan_step, generator_step
+
+GENERATOR_LOSSES = {
+    "non-saturating": generator_loss,
+    "saturating": saturating_generator_loss,
+    "wgan-gp": wasserstein_generator_loss,
+}
+
+
+# --- Data: every distribution is a set of centres, each belonging to a mode, plus Gaussian noise.
+
+
+@dataclass(frozen=True)
+class PointData:
+    """A 2-D distribution: Gaussian noise of ``std`` around ``centres`` picked uniformly.
+
+    A mixture has one centre per mode; a curve has many centres along it, grouped into
+    stretches that count as its modes. The metric needs the same centres, so they live here.
+    """
+
+    name: str
+    centres: torch.Tensor  # [M, 2]
+    modes: torch.Tensor  # [M]: the mode each centre belongs to
+    std: float
+
+    @property
+    def num_modes(self) -> int:
+        return int(self.modes.max()) + 1
+
+    def sample(self, count: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``count`` points: a random centre each, plus noise."""
+        index = torch.randint(len(self.centres), (count,), generator=generator)
+        return self.centres[index] + self.std * torch.randn(count, 2, generator=generator)
+
+
+def ring(modes: int = 8, radius: float = 2.0, std: float = 0.02) -> PointData:
+    """Gaussians evenly spaced on a circle: the classic test of mode collapse."""
+    angle = torch.arange(modes) * (2 * math.pi / modes)
+    centres = radius * torch.stack([angle.cos(), angle.sin()], dim=1)
+    return PointData("ring", centres, torch.arange(modes), std)
+
+
+def grid(side: int = 5, spacing: float = 2.0, std: float = 0.02) -> PointData:
+    """A side x side grid of Gaussians centred on the origin."""
+    axis = (torch.arange(side) - (side - 1) / 2) * spacing
+    centres = torch.cartesian_prod(axis, axis)
+    return PointData("grid", centres, torch.arange(side * side), std)
+
+
+def spiral(turns: float = 1.5, stretches: int = 10, std: float = 0.05) -> PointData:
+    """An Archimedean spiral, sampled evenly along its length; each tenth of it counts as a mode."""
+    theta = torch.linspace(0.5 * math.pi, (0.5 + 2 * turns) * math.pi, 20_000)
+    curve = torch.stack([theta * theta.cos(), theta * theta.sin()], dim=1) * (3 / theta[-1])
+    length = torch.cat([torch.zeros(1), (curve[1:] - curve[:-1]).norm(dim=1).cumsum(0)])
+    spots = torch.linspace(0, float(length[-1]), 600)  # 600 centres, equally far apart along the curve
+    centres = curve[torch.searchsorted(length, spots).clamp(max=len(curve) - 1)]
+    modes = torch.arange(600) * stretches // 600
+    return PointData("spiral", centres, modes, std)
+
+
+DISTRIBUTIONS = {"ring": ring, "grid": grid, "spiral": spiral}
+
+
+# --- Networks: small MLPs. One discriminator class serves as the critic too (no batch norm).
+
+
+class PointGenerator(nn.Module):
+    """Noise -> ``depth`` hidden layers of ``width`` ReLU units -> a point of the plane."""
+
+    def __init__(self, latent_dim: int = 2, width: int = 128, depth: int = 2) -> None:
+        super().__init__()
+        self.latent_dim = latent_dim
+        layers, size = [], latent_dim
+        for _ in range(depth):
+            layers += [nn.Linear(size, width), nn.ReLU()]
+            size = width
+        self.net = nn.Sequential(*layers, nn.Linear(size, 2))
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z)
+
+
+class PointDiscriminator(nn.Module):
+    """A point -> two hidden layers of ``width`` ReLU units -> one logit (or critic score)."""
+
+    def __init__(self, width: int = 128) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(2, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 1)
+        )
+
+    def forward(self, points: torch.Tensor) -> torch.Tensor:
+        return self.net(points).flatten()
+
+
+# --- The metric of the 2-D benchmarks.
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How many modes the samples cover, and which share of them lies close to a mode."""
+
+    covered: int
+    num_modes: int
+    high_quality: float  # share of samples within 3 std of a centre
+    counts: tuple[int, ...]  # high-quality samples per mode
+
+
+def mode_coverage(points: torch.Tensor, data: PointData, fair_share: float = 0.2) -> Coverage:
+    """Score generated points against ``data``'s modes.
+
+    A point is *high quality* when it lies within three standard deviations of some centre;
+    it then belongs to that centre's mode. A mode is *covered* when it holds at least
+    ``fair_share`` of the points it would get if all modes were equally full (with 2,500
+    points and 8 modes, 63 points), so a few strays do not count as a mode found.
+    """
+    distance, nearest = torch.cdist(points, data.centres).min(dim=1)
+    close = distance <= 3 * data.std
+    counts = torch.bincount(data.modes[nearest[close]], minlength=data.num_modes)
+    needed = fair_share * len(points) / data.num_modes
+    covered = int((counts >= needed).sum())
+    return Coverage(covered, data.num_modes, close.float().mean().item(), tuple(counts.tolist()))
+
+
+# --- Training: the package's steps on points, with a snapshot of the game every few steps.
+
+
+@dataclass(frozen=True)
+class PointConfig:
+    """What a 2-D run trains: the data, the objective and its settings. Bad values raise ValueError."""
+
+    data: str = "ring"
+    objective: str = "non-saturating"  # or "saturating", "wgan-gp"
+    steps: int = 2000  # generator updates
+    batch_size: int = 256
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    betas: tuple[float, float] = (0.5, 0.9)
+    n_critic: int = 5  # WGAN-GP: critic updates per generator update
+    gp_weight: float = 0.1  # WGAN-GP: the penalty's weight λ
+    latent_dim: int = 2
+    width: int = 128  # hidden units of both networks
+    seed: int = 0
+    num_frames: int = 40  # snapshots kept, besides the one before training
+    num_samples: int = 2500  # generated points per snapshot (and per measurement)
+
+    def __post_init__(self) -> None:
+        if self.data not in DISTRIBUTIONS:
+            raise ValueError(f"data must be one of {', '.join(DISTRIBUTIONS)}, not {self.data!r}")
+        if self.objective not in GENERATOR_LOSSES:
+            choices = ", ".join(GENERATOR_LOSSES)
+            raise ValueError(f"objective must be one of {choices}, not {self.objective!r}")
+        for name in ("steps", "batch_size", "n_critic", "latent_dim", "width", "num_frames", "num_samples"):
+            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
+        for name in ("lr_g", "lr_d"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in (0, 1], not {getattr(self, name)!r}")
+        if not 0 <= self.gp_weight < 1e4:
+            raise ValueError(f"gp_weight must be at least 0, not {self.gp_weight!r}")
+        if len(self.betas) != 2 or not all(0 <= beta < 1 for beta in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), not {self.betas!r}")
+
+    def replace(self, **changes) -> PointConfig:
+        """A copy with ``changes``, validated like a new config."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class Frame:
+    """The game at one step: the generated points, D's field over the plane, the generator's push."""
+
+    step: int
+    fake: torch.Tensor  # [num_samples, 2]
+    field: torch.Tensor  # [RESOLUTION, RESOLUTION]: D's probability "real", or the critic's score
+    push: torch.Tensor  # [num_samples, 2]: minus the gradient of the generator's loss at each point
+    coverage: Coverage
+
+
+@dataclass
+class PointRun:
+    """A trained 2-D GAN and its frames."""
+
+    config: PointConfig
+    data: PointData
+    generator: nn.Module
+    discriminator: nn.Module
+    frames: list[Frame] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+RESOLUTION = 80  # the field is drawn on an 80 x 80 grid of points
+
+
+def plane_limit(data: PointData) -> float:
+    """Half the width of the square the pictures show: the data's extent plus a margin."""
+    return float(data.centres.abs().max()) + 1.0
+
+
+def generator_push(discriminator: nn.Module, objective: str, fake: torch.Tensor) -> torch.Tensor:
+    """Where the generator's loss pushes each fake point: minus its gradient with respect to the point.
+
+    The loss is a mean over points, so the gradient is scaled by their number to give each
+    point's own pull, the same whatever the number of points.
+    """
+    fake = fake.detach().requires_grad_(True)
+    loss_g = GENERATOR_LOSSES[objective](discriminator(fake))
+    (gradient,) = torch.autograd.grad(loss_g, fake)
+    return -gradient * len(fake)
+
+
+def snapshot(run: PointRun, noise: torch.Tensor, step: int) -> Frame:
+    """The game at ``step``: generated points from fixed noise, D over the plane, the push, coverage."""
+    limit = plane_limit(run.data)
+    axis = torch.linspace(-limit, limit, RESOLUTION)
+    plane = torch.cartesian_prod(axis, axis)  # (x_i, y_j) at row i * RESOLUTION + j
+    with torch.no_grad():
+        fake = run.generator(noise)
+        scores = run.discriminator(plane).reshape(RESOLUTION, RESOLUTION).T  # rows: y, columns: x
+    field = scores if run.config.objective == "wgan-gp" else torch.sigmoid(scores)
+    push = generator_push(run.discriminator, run.config.objective, fake)
+    return Frame(step, fake, field, push, mode_coverage(fake, run.data))
+
+
+def train_points(
+    config: PointConfig, generator: nn.Module | None = None, discriminator: nn.Module | None = None
+) -> PointRun:
+    """Train a GAN on 2-D points with the package's steps, keeping ``num_frames`` snapshots.
+
+    Networks you pass in start from the weights they have: seed before building them.
+    """
+    torch.manual_seed(config.seed)  # fixes the default networks' starting weights and the steps' noise
+    data = DISTRIBUTIONS[config.data]()
+    generator = generator or PointGenerator(config.latent_dim, config.width)
+    discriminator = discriminator or PointDiscriminator(config.width)
+    opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas)
+    rng = torch.Generator().manual_seed(config.seed)  # the data's own stream
+    noise = torch.randn(config.num_samples, generator.latent_dim, generator=rng)  # the frames' fixed noise
+    run, start = PointRun(config, data, generator, discriminator), time.perf_counter()
+    run.frames.append(snapshot(run, noise, 0))
+    every = max(1, config.steps // config.num_frames)
+    for step in range(1, config.steps + 1):
+        if config.objective == "wgan-gp":
+            for _ in range(config.n_critic):  # the critic trains more: a fresh real batch each time
+                real = data.sample(config.batch_size, rng)
+                critic_step(generator, discriminator, opt_d, real, config.gp_weight)
+            generator_step(generator, discriminator, opt_g, config.batch_size, real.device)
+        else:
+            real = data.sample(config.batch_size, rng)
+            objective = GENERATOR_LOSSES[config.objective]  # which of chapter 02's losses G minimises
+            gan_step(generator, discriminator, opt_g, opt_d, real, objective=objective)
+        if step % every == 0 or step == config.steps:
+            run.frames.append(snapshot(run, noise, step))
+    run.seconds = time.perf_counter() - start
+    return run
+
+
+# --- Pictures: one frame, an animation, a slider over the frames, coverage over training.
+
+FAKE_COLOUR, PUSH_COLOUR, ARROWS = "tab:orange", "magenta", 150  # arrows on the first 150 points
+
+
+def draw_frame(run: PointRun, index: int = -1, ax=None, colorbar: bool = False):
+    """D's field as filled contours, real points (black), generated points and their push (orange)."""
+    ax = ax or plt.gca()
+    frame, limit = run.frames[index], plane_limit(run.data)
+    axis = torch.linspace(-limit, limit, RESOLUTION).numpy()
+    if run.config.objective == "wgan-gp":  # a score: only its differences mean something
+        filled = ax.contourf(axis, axis, frame.field.numpy(), levels=20, cmap="viridis")
+    else:
+        filled = ax.contourf(axis, axis, frame.field.numpy(), levels=np.linspace(0, 1, 11), cmap="RdBu_r")
+    if colorbar:
+        label = "critic's score" if run.config.objective == "wgan-gp" else "D(x): probability real"
+        plt.colorbar(filled, ax=ax, label=label)
+    real = run.data.sample(1000, torch.Generator().manual_seed(0)).numpy()
+    fake, push = frame.fake.numpy(), frame.push.numpy()
+    ax.scatter(real[:, 0], real[:, 1], s=2, c="black", label="real")
+    ax.scatter(fake[:, 0], fake[:, 1], s=2, c=FAKE_COLOUR, label="generated")
+    ax.quiver(*fake[:ARROWS].T, *push[:ARROWS].T, color=PUSH_COLOUR, angles="xy",
+              scale_units="xy", scale=arrow_scale(run), width=0.004)  # fmt: skip
+    cover = frame.coverage
+    ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", xticks=[], yticks=[])
+    ax.set_title(f"{run.config.objective}, step {frame.step}: {cover.covered}/{cover.num_modes} modes, "
+                 f"{cover.high_quality:.0%} high quality", fontsize=9)  # fmt: skip
+    return ax
+
+
+def arrow_scale(run: PointRun) -> float:
+    """One scale for all frames of a run, so a weaker push shows as a shorter arrow."""
+    norms = torch.cat([frame.push[:ARROWS].norm(dim=1) for frame in run.frames])
+    return float(norms.quantile(0.95).clamp(min=1e-12)) / (0.12 * plane_limit(run.data))
+
+
+def animate(run: PointRun, every: int = 3, interval: int = 200, size: float = 4.5) -> HTML:
+    """Every ``every``-th frame as an animation with play controls (JavaScript, no video encoder)."""
+    fig, ax = plt.subplots(figsize=(size, size))
+
+    def update(index: int) -> None:
+        ax.clear()
+        draw_frame(run, index, ax)
+
+    frames = [*range(0, len(run.frames), every)]
+    frames += [len(run.frames) - 1] if frames[-1] != len(run.frames) - 1 else []  # always the last one
+    html = FuncAnimation(fig, update, frames=frames, interval=interval).to_jshtml(default_mode="once")
+    plt.close(fig)
+    return HTML(html)
+
+
+def frame_slider(runs: dict[str, PointRun], size: float = 4.0) -> widgets.interactive:
+    """A slider over the saved frames, drawing the same frame of each run side by side."""
+    count = min(len(run.frames) for run in runs.values())
+
+    def draw(frame: int) -> None:
+        _, axes = plt.subplots(1, len(runs), figsize=(size * len(runs), size), squeeze=False)
+        for ax, run in zip(axes[0], runs.values(), strict=True):
+            draw_frame(run, frame, ax)
+        plt.show()
+
+    slider = widgets.IntSlider(count - 1, min=0, max=count - 1, description="frame", continuous_update=False)
+    return widgets.interactive(draw, frame=slider)
+
+
+def plot_coverage(runs: dict[str, PointRun]):
+    """Modes covered and the share of high-quality points over training, one line per run."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
+    for name, run in runs.items():
+        steps = [frame.step for frame in run.frames]
+        left.plot(steps, [frame.coverage.covered for frame in run.frames], label=name)
+        right.plot(steps, [frame.coverage.high_quality for frame in run.frames], label=name)
+    num_modes = next(iter(runs.values())).data.num_modes
+    left.set(xlabel="generator step", ylabel="modes covered", ylim=(0, num_modes + 0.5))
+    right.set(xlabel="generator step", ylabel="share of high-quality points", ylim=(0, 1))
+    left.legend(fontsize=8)
+    return fig
+
+
+def plot_modes(run: PointRun, ax=None):
+    """Which modes the generated points sit in, frame by frame: mode hopping shows as moving bright cells."""
+    ax = ax or plt.gca()
+    counts = torch.tensor([frame.coverage.counts for frame in run.frames], dtype=torch.float).T
+    steps = [frame.step for frame in run.frames]
+    share = (counts / run.config.num_samples).numpy()
+    image = ax.imshow(share, aspect="auto", cmap="magma", origin="lower", interpolation="nearest",
+                      extent=(steps[0], steps[-1], -0.5, run.data.num_modes - 0.5))  # fmt: skip
+    plt.colorbar(image, ax=ax, label="share of generated points")
+    ax.set(xlabel="generator step", ylabel="mode", title=f"{run.config.objective}: points per mode")
+    return ax
+
+
+def point_panel(**overrides) -> widgets.interactive:
+    """Sliders for a 2-D run; ``panel.result`` is the validated PointConfig (or the refusal)."""
+    base = PointConfig(**overrides)
+    controls = {
+        "data": widgets.Dropdown(options=list(DISTRIBUTIONS), value=base.data, description="data"),
+        "objective": widgets.Dropdown(
+            options=list(GENERATOR_LOSSES), value=base.objective, description="objective"
+        ),
+        "lr_g": log_slider(base.lr_g, "generator lr", low=-5, high=-1),
+        "lr_d": log_slider(base.lr_d, "discriminator lr", low=-5, high=-1),
+        "n_critic": widgets.IntSlider(base.n_critic, min=1, max=10, description="n_critic (WGAN-GP)"),
+        "steps": widgets.IntSlider(base.steps, min=100, max=10_000, step=100, description="generator steps"),
+        "seed": widgets.IntText(base.seed, description="seed"),
+    }
+    for control in controls.values():
+        control.style, control.layout = STYLE, LAYOUT
+
+    def make_config(**values) -> PointConfig | Refused:
+        try:
+            return base.replace(**values)
+        except ValueError as error:  # one line in the panel, and the training cell refuses too
+            print(f"refused: {error}")
+            return Refused(str(error))
+
+    return widgets.interactive(make_config, **controls)
