@@ -224,6 +224,11 @@ def plane_limit(data: PointData) -> float:
     return float(data.centres.abs().max()) + 1.0
 
 
+def plane_axis(data: PointData) -> torch.Tensor:
+    """The RESOLUTION coordinates, along x and along y, of the grid the field is drawn on."""
+    return torch.linspace(-plane_limit(data), plane_limit(data), RESOLUTION)
+
+
 def generator_push(discriminator: nn.Module, objective: str, fake: torch.Tensor) -> torch.Tensor:
     """Where the generator's loss pushes each fake point: minus its gradient with respect to the point.
 
@@ -238,8 +243,7 @@ def generator_push(discriminator: nn.Module, objective: str, fake: torch.Tensor)
 
 def snapshot(run: PointRun, noise: torch.Tensor, step: int) -> Frame:
     """The game at ``step``: generated points from fixed noise, D over the plane, the push, coverage."""
-    limit = plane_limit(run.data)
-    axis = torch.linspace(-limit, limit, RESOLUTION)
+    axis = plane_axis(run.data)
     plane = torch.cartesian_prod(axis, axis)  # (x_i, y_j) at row i * RESOLUTION + j
     with torch.no_grad():
         fake = run.generator(noise)
@@ -289,10 +293,10 @@ FAKE_COLOUR, PUSH_COLOUR, ARROWS = "tab:orange", "magenta", 150  # arrows on the
 
 
 def draw_frame(run: PointRun, index: int = -1, ax=None, colorbar: bool = False):
-    """D's field as filled contours, real points (black), generated points and their push (orange)."""
+    """D's field as filled contours, real points (black), generated points (orange), their push (magenta)."""
     ax = ax or plt.gca()
     frame, limit = run.frames[index], plane_limit(run.data)
-    axis = torch.linspace(-limit, limit, RESOLUTION).numpy()
+    axis = plane_axis(run.data).numpy()
     if run.config.objective == "wgan-gp":  # a score: only its differences mean something
         filled = ax.contourf(axis, axis, frame.field.numpy(), levels=20, cmap="viridis")
     else:
