@@ -3,12 +3,15 @@
     python benchmarks/quality.py                        # DCGAN, 5 epochs, 10,000 samples, seed 0
     python benchmarks/quality.py --model wgan-gp --epochs 10 --decays 0.99 0.999 0.9999
 
-Both loops train the same networks from the same seed for the same number of epochs; then the
-project's `evaluate` metrics (the classifier's feature space, `gan_helpers.evaluation`) score
-10,000 samples of each against 10,000 training images. Our run is scored twice: with the
-average of its generator's weights (`ema_decay`, what the engine shows and exports) and with
-its last weights; `--decays` adds a row for each other decay, kept alongside during the same run
-(each average is updated after every step, as the engine updates its own).
+Both loops train the same networks from the same seed for the same number of epochs: the
+textbook loop with the papers' settings (`reference.PAPER_SETTINGS`), ours with the package's
+defaults (for the DCGAN, batches of 32, the generator's rate doubled and no dropout, chosen with
+`recipes.py`). Then the project's `evaluate` metrics (the classifier's feature space,
+`gan_helpers.evaluation`) score 10,000 samples of each against 10,000 training images. Our run
+is scored twice: with the average of its generator's weights (`ema_decay`, what the engine shows
+and exports) and with its last weights; `--decays` adds a row for each other decay, kept
+alongside during the same run (each average is updated after every step, as the engine updates
+its own).
 """
 
 from __future__ import annotations

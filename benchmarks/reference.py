@@ -21,6 +21,10 @@ from gan_helpers.config import TrainConfig
 from gan_helpers.data import DATA_DIR, load_fashion_mnist
 from gan_helpers.models import build_discriminator, build_generator
 
+# Where the package's recipe departs from the papers' settings, the textbook loop keeps the papers'
+# (DCGAN: both learning rates 2e-4, dropout 0.3 in the discriminator; batch 128 is passed in).
+PAPER_SETTINGS = {"dcgan": {"lr_g": 2e-4, "lr_d": 2e-4, "dropout": 0.3}}
+
 
 def textbook_loader(batch_size: int) -> DataLoader:
     load_fashion_mnist()  # make sure the raw files are in data/ (offline: from the Debian copy)
@@ -34,10 +38,11 @@ class TextbookGAN:
 
     def __init__(self, model: str, device: str, batch_size: int = 128, seed: int = 0) -> None:
         torch.manual_seed(seed)
-        self.config = TrainConfig.for_model(model, device=device, batch_size=batch_size)
+        settings = PAPER_SETTINGS.get(model, {})
+        self.config = TrainConfig.for_model(model, device=device, batch_size=batch_size, **settings)
         self.device = device
         self.generator = build_generator(model).to(device)
-        self.discriminator = build_discriminator(model).to(device)
+        self.discriminator = build_discriminator(model, dropout=self.config.dropout).to(device)
         cfg = self.config
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=cfg.lr_d, betas=cfg.betas)

@@ -46,6 +46,9 @@ class Engine:
     the package's own step, a host sync every ``log_every`` steps."""
 
     def __init__(self, model: str, device: str, batch_size: int, **options) -> None:
+        from benchmarks.reference import PAPER_SETTINGS  # the same networks as the reference's
+
+        options = {**PAPER_SETTINGS.get(model, {}), **options}
         self.run = new_run(TrainConfig.for_model(model, device=device, batch_size=batch_size, **options))
         data = load_fashion_mnist()
         self.batches = BatchIterator(data, batch_size, device=self.run.device, drop_last=True, seed=0)

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("model", choices=MODEL_KINDS, help="which GAN to train")
     train.add_argument("--dataset", choices=tuple(DATASETS), help="training data (default fashion-mnist)")
     train.add_argument("--epochs", type=int, help="passes over the training set")
-    train.add_argument("--batch-size", type=int, help="images per batch (default 128)")
+    train.add_argument("--batch-size", type=int, help="images per batch (default 128; DCGAN 32)")
     train.add_argument("--lr", type=float, help="learning rate of both networks")
     train.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr)")
     train.add_argument("--lr-d", type=float, help="discriminator/critic learning rate")
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--latent-dim", type=int, help="size of the noise vector z (default 100)")
     train.add_argument("--n-critic", type=int, help="WGAN-GP: critic steps per generator step")
     train.add_argument("--gp-weight", type=float, help="WGAN-GP: gradient-penalty weight lambda")
+    train.add_argument("--dropout", type=float, help="DCGAN and cGAN discriminators: share dropped")
     train.add_argument("--seed", type=int, help="fixes weights, noise and data order (default 0)")
     train.add_argument("--device", choices=DEVICES, help="where to train (default auto)")
     train.add_argument("--subset", type=float, help="share of the training set, in (0, 1]")
@@ -134,7 +135,8 @@ def config_from_args(args: argparse.Namespace) -> dict:
     names = {
         "epochs": "num_epochs", "batch_size": "batch_size", "lr_g": "lr_g", "lr_d": "lr_d",
         "betas": "betas", "latent_dim": "latent_dim", "n_critic": "n_critic",
-        "gp_weight": "gp_weight", "seed": "seed", "device": "device", "subset": "subset",
+        "gp_weight": "gp_weight", "dropout": "dropout", "seed": "seed", "device": "device",
+        "subset": "subset",
         "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
         "log_every": "log_every", "dataset": "dataset", "amp": "amp", "compile": "compile",
         "channels_last": "channels_last", "cuda_graphs": "cuda_graphs", "ema_decay": "ema_decay",

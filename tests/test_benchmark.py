@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+
+import pytest
+import torch
 
 from benchmarks import throughput
 
@@ -73,3 +77,33 @@ def test_the_quality_benchmarks_extra_averages_follow_the_engines_rule(tmp_path)
     moved = [not torch.equal(a.net[0].weight, run.generator.net[0].weight) for a in averages.values()]
     assert all(moved)  # behind the trained weights, each by its own decay
     assert not torch.equal(averages[0.9].net[0].weight, averages[0.99].net[0].weight)
+
+
+def dropout_rates(model: torch.nn.Module) -> list[float]:
+    return [layer.p for layer in model.modules() if isinstance(layer, torch.nn.Dropout)]
+
+
+def test_the_textbook_loop_keeps_the_papers_dcgan_settings_and_the_speed_rows_its_networks():
+    from benchmarks.reference import TextbookGAN
+    from gan_helpers.config import TrainConfig
+
+    textbook = TextbookGAN("dcgan", "cpu", batch_size=8)
+    ours = TrainConfig.for_model("dcgan")
+    assert (ours.lr_g, ours.dropout) != (textbook.config.lr_g, textbook.config.dropout)  # two recipes
+    assert textbook.opt_g.param_groups[0]["lr"] == textbook.opt_d.param_groups[0]["lr"] == 2e-4
+    engine = throughput.Engine("dcgan", "cpu", batch_size=8)  # speed is compared on the same work
+    assert dropout_rates(engine.run.discriminator) == dropout_rates(textbook.discriminator) == [0.3, 0.3]
+
+
+def test_the_recipes_benchmark_scores_each_recipe_and_refuses_unknown_names(capsys, tmp_path):
+    from benchmarks import recipes
+
+    with pytest.raises(SystemExit) as stop:
+        recipes.main(["--recipes", "defaults", "batch 7"])
+    assert stop.value.code == 2 and "unknown recipe 'batch 7'" in capsys.readouterr().err
+    argv = ["--model", "mlp", "--epochs", "1", "--samples", "100", "--device", "cpu"]
+    recipes.main([*argv, "--recipes", "defaults", "batch 64", "--json", str(tmp_path / "rows.json")])
+    out = capsys.readouterr().out
+    rows = json.loads((tmp_path / "rows.json").read_text())["rows"]
+    assert list(rows) == ["defaults", "batch 64"] and rows["defaults"]["FD"] != rows["batch 64"]["FD"]
+    assert "defaults                 FD" in out and "ratio  1.00" in out

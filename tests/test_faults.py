@@ -51,13 +51,13 @@ def test_resume_applies_new_learning_rates_and_betas_and_says_so(cli, tmp_path):
     code, stdout, _ = cli("train", "dcgan", "--resume", f"{out}/a/checkpoint.pt", "--epochs", "2",
                           "--lr", "0.001", "--betas", "0.4", "0.95", "--run-name", "b")  # fmt: skip
     assert code == 0
-    assert "Resuming with lr_g 0.001 (was 0.0002)" in stdout and "betas (0.4, 0.95)" in stdout
+    assert "Resuming with lr_g 0.001 (was 0.0004)" in stdout and "betas (0.4, 0.95)" in stdout
     checkpoint = tmp_path / "q" / "b" / "checkpoint.pt"
     assert optimizer_lrs(checkpoint) == [0.001, 0.001]  # what the optimizers used, not only the config
     betas = read_checkpoint(checkpoint)["opt_d"]["param_groups"][0]["betas"]
     assert tuple(betas) == (0.4, 0.95) and read_checkpoint(checkpoint)["config"]["lr_g"] == 0.001
     same = load_run(tmp_path / "q" / "a" / "checkpoint.pt", num_epochs=2, output_dir=str(tmp_path / "c"))
-    assert [g["lr"] for g in same.opt_g.param_groups] == [0.0002] and same.changes == ["num_epochs 2 (was 1)"]
+    assert [g["lr"] for g in same.opt_g.param_groups] == [0.0004] and same.changes == ["num_epochs 2 (was 1)"]
 
 
 def test_a_new_run_never_replaces_a_run_already_in_the_folder(cli, tmp_path):
@@ -185,6 +185,16 @@ def test_ctrl_c_exits_non_zero_with_the_resume_command(cli, tmp_path, monkeypatc
     assert code == 130 and "Done" not in stdout
     assert f"python -m gan_helpers train mlp --resume {checkpoint}" in err
     assert read_checkpoint(checkpoint)["position"]["step"] == 1
+
+
+def test_dropout_is_an_option_of_the_command_line(cli, tmp_path):
+    out = tmp_path / "q"
+    assert cli("train", "dcgan", "--epochs", "1", "--dropout", "0.25", "--output-dir", str(out))[0] == 0
+    run = load_run(out / "dcgan" / "checkpoint.pt")
+    rates = {layer.p for layer in run.discriminator.modules() if isinstance(layer, torch.nn.Dropout)}
+    assert run.config.dropout == 0.25 and rates == {0.25}  # the networks trained with it, not only the config
+    code, _, err = cli("train", "dcgan", "--dropout", "1.5", "--output-dir", str(out), "--run-name", "b")
+    assert code == 2 and "dropout" in err and err.count("\n") == 1 and not (out / "b").exists()
 
 
 def test_resume_cannot_change_the_networks_shape(cli, tmp_path):

@@ -1,0 +1,102 @@
+"""Early quality of training recipes: FD after a few epochs for changes to the model's defaults.
+
+    python benchmarks/recipes.py                      # DCGAN, 5 epochs, every recipe below, seed 0
+    python benchmarks/recipes.py --recipes defaults "batch 32" --epochs 3
+    python benchmarks/recipes.py --textbook           # adds the textbook loop's row (quality.py's)
+
+Each recipe trains the model with our engine from the same seed for the same number of epochs,
+changing only the settings it names; its weight average is then scored on 10,000 samples with
+the project's `evaluate` metrics against 10,000 training images, as `quality.py` does. This is
+how the defaults in `gan_helpers.config.DEFAULTS` were chosen (benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.quality import train_reference
+from gan_helpers.config import TrainConfig
+from gan_helpers.evaluation import Reference, evaluate_generator, format_table
+from gan_helpers.training import train
+
+# Settings each recipe changes from the model's defaults (TrainConfig field names).
+RECIPES = {
+    "defaults": {},
+    "batch 64": {"batch_size": 64},
+    "batch 32": {"batch_size": 32},
+    "no dropout": {"dropout": 0.0},
+    "lr 4e-4": {"lr_g": 4e-4, "lr_d": 4e-4},
+    "lr_g 4e-4": {"lr_g": 4e-4},
+    "batch 32, lr 1e-4": {"batch_size": 32, "lr_g": 1e-4, "lr_d": 1e-4},
+    "batch 32, no dropout": {"batch_size": 32, "dropout": 0.0},
+    "batch 64, lr 4e-4": {"batch_size": 64, "lr_g": 4e-4, "lr_d": 4e-4},
+    "batch 32, no dropout, lr_g 4e-4": {"batch_size": 32, "dropout": 0.0, "lr_g": 4e-4},
+    "batch 64, no dropout, lr_g 4e-4": {"batch_size": 64, "dropout": 0.0, "lr_g": 4e-4},
+    "batch 32, lr_g 4e-4": {"batch_size": 32, "lr_g": 4e-4},
+    "batch 16, no dropout": {"batch_size": 16, "dropout": 0.0},
+}
+
+
+def train_recipe(args: argparse.Namespace, changes: dict, folder: str) -> tuple[torch.nn.Module, float]:
+    """Our engine with the model's defaults and ``changes``; returns the averaged generator."""
+    config = TrainConfig.for_model(
+        args.model, num_epochs=args.epochs, seed=args.seed, device=args.device, output_dir=folder,
+        quality_every=0, **changes,
+    )  # fmt: skip
+    start = time.perf_counter()
+    run = train(config, progress=False)
+    if not run.finished:  # stopped by Ctrl-C: its score would not be a 5-epoch score
+        raise SystemExit(f"recipe stopped after {run.epoch} of {args.epochs} epochs; no row for it")
+    return (run.ema if run.ema is not None else run.generator.eval()), time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--model", default="dcgan", choices=("mlp", "dcgan", "wgan-gp", "cgan"))
+    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--recipes", nargs="+", default=list(RECIPES), metavar="NAME")
+    parser.add_argument("--textbook", action="store_true", help="add the textbook loop's row")
+    parser.add_argument("--json", type=Path, help="also write the rows to this file")
+    args = parser.parse_args(argv)
+    unknown = [name for name in args.recipes if name not in RECIPES]
+    if unknown:
+        parser.error(f"unknown recipe {unknown[0]!r}; choose from: {', '.join(map(repr, RECIPES))}")
+    if args.epochs < 1 or args.samples < 20:
+        parser.error("--epochs must be at least 1 and --samples at least 20")
+    if args.textbook and args.model == "cgan":
+        parser.error("the textbook loop has no conditional GAN; leave out --textbook")
+    print(f"{args.model}, {args.epochs} epochs, seed {args.seed}, {args.device}; "
+          f"{args.samples} samples per row", flush=True)  # fmt: skip
+    reference = Reference.build(count=args.samples, seed=args.seed, device=args.device)
+    rows, seconds = {}, {}
+    if args.textbook:
+        generator, seconds["textbook loop"] = train_reference(args)
+        rows["textbook loop"] = evaluate_generator(generator, reference, args.samples, args.seed)
+    for name in args.recipes:
+        with tempfile.TemporaryDirectory() as folder:
+            generator, seconds[name] = train_recipe(args, RECIPES[name], folder)
+        rows[name] = evaluate_generator(generator, reference, args.samples, args.seed)
+        print(f"{name:<24} FD {rows[name]['FD']:7.2f}   {seconds[name]:6.0f} s", flush=True)
+    print(format_table(rows))
+    base = rows["textbook loop" if args.textbook else args.recipes[0]]["FD"]
+    for name, row in rows.items():
+        ratio = row["FD"] / base
+        print(f"{name:<24} FD {row['FD']:7.2f}   ratio {ratio:5.2f}   training {seconds[name]:6.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "seconds": seconds}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
