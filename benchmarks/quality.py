@@ -4,7 +4,7 @@
     python benchmarks/quality.py --model wgan-gp --epochs 10 --decays 0.99 0.999 0.9999
 
 Both loops train the same networks from the same seed for the same number of epochs: the
-textbook loop with the papers' settings (`reference.PAPER_SETTINGS`), ours with the package's
+textbook loop with the textbook settings (`reference.TEXTBOOK_SETTINGS`), ours with the package's
 defaults (for the DCGAN, batches of 32, the generator's rate doubled and no dropout, chosen with
 `recipes.py`). Then the project's `evaluate` metrics (the classifier's feature space,
 `gan_helpers.evaluation`) score 10,000 samples of each against 10,000 training images. Our run

@@ -1,13 +1,15 @@
-"""Early quality of training recipes: FD after a few epochs for changes to the model's defaults.
+"""Early quality of training recipes: FD after a few epochs for changes to the textbook settings.
 
     python benchmarks/recipes.py                      # DCGAN, 5 epochs, every recipe below, seed 0
-    python benchmarks/recipes.py --recipes defaults "batch 32" --epochs 3
+    python benchmarks/recipes.py --recipes textbook "batch 32" --epochs 3
     python benchmarks/recipes.py --textbook           # adds the textbook loop's row (quality.py's)
 
 Each recipe trains the model with our engine from the same seed for the same number of epochs,
-changing only the settings it names; its weight average is then scored on 10,000 samples with
-the project's `evaluate` metrics against 10,000 training images, as `quality.py` does. This is
-how the defaults in `gan_helpers.config.DEFAULTS` were chosen (benchmarks/README.md).
+starting from the textbook settings (batches of 128 and `reference.TEXTBOOK_SETTINGS`: for the
+DCGAN, both learning rates 2e-4 and dropout 0.3) and changing only what it names; its weight
+average is then scored on 10,000 samples with the project's `evaluate` metrics against 10,000
+training images, as `quality.py` does. This is how the DCGAN's defaults in
+`gan_helpers.config.DEFAULTS` were chosen (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -20,17 +22,19 @@ import time
 from pathlib import Path
 
 import torch
+from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.quality import train_reference
+from benchmarks.reference import TEXTBOOK_SETTINGS
 from gan_helpers.config import TrainConfig
 from gan_helpers.evaluation import Reference, evaluate_generator, format_table
 from gan_helpers.training import train
 
-# Settings each recipe changes from the model's defaults (TrainConfig field names).
+# What each recipe changes from the textbook settings (TrainConfig field names).
 RECIPES = {
-    "defaults": {},
+    "textbook": {},
     "batch 64": {"batch_size": 64},
     "batch 32": {"batch_size": 32},
     "no dropout": {"dropout": 0.0},
@@ -46,16 +50,23 @@ RECIPES = {
 }
 
 
-def train_recipe(args: argparse.Namespace, changes: dict, folder: str) -> tuple[torch.nn.Module, float]:
-    """Our engine with the model's defaults and ``changes``; returns the averaged generator."""
-    config = TrainConfig.for_model(
-        args.model, num_epochs=args.epochs, seed=args.seed, device=args.device, output_dir=folder,
-        quality_every=0, **changes,
+def recipe_config(model: str, changes: dict, **fixed) -> TrainConfig:
+    """The textbook settings for ``model`` with a recipe's ``changes``, and ``fixed`` (seed, device...)."""
+    textbook = {"batch_size": 128, **TEXTBOOK_SETTINGS.get(model, {})}
+    return TrainConfig.for_model(model, **{**textbook, **fixed, **changes})
+
+
+def train_recipe(args: argparse.Namespace, changes: dict, folder: str) -> tuple[nn.Module, float] | None:
+    """Our engine with the recipe's settings; the averaged generator and the seconds, None if stopped."""
+    config = recipe_config(
+        args.model, changes, num_epochs=args.epochs, seed=args.seed, device=args.device,
+        output_dir=folder, quality_every=0,
     )  # fmt: skip
     start = time.perf_counter()
     run = train(config, progress=False)
-    if not run.finished:  # stopped by Ctrl-C: its score would not be a 5-epoch score
-        raise SystemExit(f"recipe stopped after {run.epoch} of {args.epochs} epochs; no row for it")
+    if not run.finished:  # stopped by Ctrl-C: its score would not be a score after --epochs
+        print(f"stopped after {run.epoch} of {args.epochs} epochs: no row for it, and no further recipes")
+        return None
     return (run.ema if run.ema is not None else run.generator.eval()), time.perf_counter() - start
 
 
@@ -86,11 +97,16 @@ def main(argv: list[str] | None = None) -> None:
         rows["textbook loop"] = evaluate_generator(generator, reference, args.samples, args.seed)
     for name in args.recipes:
         with tempfile.TemporaryDirectory() as folder:
-            generator, seconds[name] = train_recipe(args, RECIPES[name], folder)
+            trained = train_recipe(args, RECIPES[name], folder)
+        if trained is None:
+            break
+        generator, seconds[name] = trained
         rows[name] = evaluate_generator(generator, reference, args.samples, args.seed)
         print(f"{name:<24} FD {rows[name]['FD']:7.2f}   {seconds[name]:6.0f} s", flush=True)
+    if not rows:
+        return
     print(format_table(rows))
-    base = rows["textbook loop" if args.textbook else args.recipes[0]]["FD"]
+    base = next(iter(rows.values()))["FD"]  # the textbook loop's, else the first recipe's
     for name, row in rows.items():
         ratio = row["FD"] / base
         print(f"{name:<24} FD {row['FD']:7.2f}   ratio {ratio:5.2f}   training {seconds[name]:6.0f} s")

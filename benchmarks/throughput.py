@@ -46,9 +46,9 @@ class Engine:
     the package's own step, a host sync every ``log_every`` steps."""
 
     def __init__(self, model: str, device: str, batch_size: int, **options) -> None:
-        from benchmarks.reference import PAPER_SETTINGS  # the same networks as the reference's
+        from benchmarks.reference import TEXTBOOK_SETTINGS  # the same networks as the reference's
 
-        options = {**PAPER_SETTINGS.get(model, {}), **options}
+        options = {**TEXTBOOK_SETTINGS.get(model, {}), **options}
         self.run = new_run(TrainConfig.for_model(model, device=device, batch_size=batch_size, **options))
         data = load_fashion_mnist()
         self.batches = BatchIterator(data, batch_size, device=self.run.device, drop_last=True, seed=0)
@@ -75,7 +75,7 @@ class Engine:
 
 
 def loops(args: argparse.Namespace) -> list[str]:
-    """'reference', 'ours' (the defaults), 'ours+flag+...' when flags were given, 'ours-graphs' etc."""
+    """'reference', 'ours' (default options), 'ours+flag+...' when flags were given, 'ours-graphs' etc."""
     chosen = [flag for flag in FLAGS if getattr(args, flag)]
     extra = ["+".join(["ours", *chosen])] if chosen else []
     without = [f"ours-{name}" for name, option in WITHOUT.items() if getattr(args, f"no_{option}")]

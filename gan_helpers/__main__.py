@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--latent-dim", type=int, help="size of the noise vector z (default 100)")
     train.add_argument("--n-critic", type=int, help="WGAN-GP: critic steps per generator step")
     train.add_argument("--gp-weight", type=float, help="WGAN-GP: gradient-penalty weight lambda")
-    train.add_argument("--dropout", type=float, help="DCGAN and cGAN discriminators: share dropped")
+    train.add_argument("--dropout", type=float, help="discriminator dropout (DCGAN default 0, cGAN 0.3)")
     train.add_argument("--seed", type=int, help="fixes weights, noise and data order (default 0)")
     train.add_argument("--device", choices=DEVICES, help="where to train (default auto)")
     train.add_argument("--subset", type=float, help="share of the training set, in (0, 1]")

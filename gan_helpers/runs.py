@@ -217,7 +217,7 @@ def load_run(
     run.source = path
     run.changes = [
         f"{name} {run.config.to_dict()[name]} (was {saved[name]})"
-        for name in ("lr_g", "lr_d", "betas", "num_epochs", "n_critic", "gp_weight", "batch_size")
+        for name in ("lr_g", "lr_d", "betas", "num_epochs", "n_critic", "gp_weight", "batch_size", "dropout")
         if name in saved and tuple_or_value(saved[name]) != tuple_or_value(run.config.to_dict()[name])
     ]
     torch.set_rng_state(state["rng_cpu"])

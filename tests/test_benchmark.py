@@ -99,11 +99,26 @@ def test_the_recipes_benchmark_scores_each_recipe_and_refuses_unknown_names(caps
     from benchmarks import recipes
 
     with pytest.raises(SystemExit) as stop:
-        recipes.main(["--recipes", "defaults", "batch 7"])
+        recipes.main(["--recipes", "textbook", "batch 7"])
     assert stop.value.code == 2 and "unknown recipe 'batch 7'" in capsys.readouterr().err
     argv = ["--model", "mlp", "--epochs", "1", "--samples", "100", "--device", "cpu"]
-    recipes.main([*argv, "--recipes", "defaults", "batch 64", "--json", str(tmp_path / "rows.json")])
+    recipes.main([*argv, "--recipes", "textbook", "batch 64", "--json", str(tmp_path / "rows.json")])
     out = capsys.readouterr().out
     rows = json.loads((tmp_path / "rows.json").read_text())["rows"]
-    assert list(rows) == ["defaults", "batch 64"] and rows["defaults"]["FD"] != rows["batch 64"]["FD"]
-    assert "defaults                 FD" in out and "ratio  1.00" in out
+    assert list(rows) == ["textbook", "batch 64"] and rows["textbook"]["FD"] != rows["batch 64"]["FD"]
+    assert "textbook                 FD" in out and "ratio  1.00" in out
+
+
+def test_each_dcgan_recipe_is_its_own_change_to_the_textbook_settings_and_one_is_the_defaults():
+    from benchmarks.recipes import RECIPES, recipe_config
+    from gan_helpers.config import TrainConfig
+
+    fields = ("batch_size", "lr_g", "lr_d", "dropout")
+    configs = {name: tuple(getattr(recipe_config("dcgan", changes), f) for f in fields)
+               for name, changes in RECIPES.items()}  # fmt: skip
+    assert len(set(configs.values())) == len(RECIPES)  # no two recipes train the same thing
+    assert configs["textbook"] == (128, 2e-4, 2e-4, 0.3)  # what the textbook loop trains
+    defaults = TrainConfig.for_model("dcgan")
+    assert [n for n, c in configs.items() if c == tuple(getattr(defaults, f) for f in fields)] == [
+        "batch 32, no dropout, lr_g 4e-4"
+    ]  # the recipe the defaults were chosen from (benchmarks/README.md)

@@ -192,7 +192,10 @@ def test_dropout_is_an_option_of_the_command_line(cli, tmp_path):
     assert cli("train", "dcgan", "--epochs", "1", "--dropout", "0.25", "--output-dir", str(out))[0] == 0
     run = load_run(out / "dcgan" / "checkpoint.pt")
     rates = {layer.p for layer in run.discriminator.modules() if isinstance(layer, torch.nn.Dropout)}
-    assert run.config.dropout == 0.25 and rates == {0.25}  # the networks trained with it, not only the config
+    assert read_checkpoint(out / "dcgan" / "checkpoint.pt")["config"]["dropout"] == 0.25 and rates == {0.25}
+    code, stdout, _ = cli("train", "dcgan", "--resume", str(out / "dcgan" / "checkpoint.pt"), "--epochs", "2",
+                          "--dropout", "0.1", "--run-name", "c")  # fmt: skip
+    assert code == 0 and "dropout 0.1 (was 0.25)" in stdout  # a resume says what it changes
     code, _, err = cli("train", "dcgan", "--dropout", "1.5", "--output-dir", str(out), "--run-name", "b")
     assert code == 2 and "dropout" in err and err.count("\n") == 1 and not (out / "b").exists()
 

@@ -185,14 +185,17 @@ def test_the_numbers_the_chapter_states_come_from_its_own_runs():
         wgan = train_points(PointConfig(objective="wgan-gp", lr_g=5e-4, lr_d=5e-4, steps=1000))
     finally:
         torch.set_num_threads(threads)
-    ns_modes, ns_quality, ns_most = stated(r"non-saturating GAN ends with (\d) of 8 modes and (\d+)% of its "
-                                           r"points high quality.*never covers more than (\d)\.")  # fmt: skip
-    wg_modes, wg_quality = stated(r"WGAN-GP ends with all (\d) modes and (\d+)% high quality")
+    # The chapter states ranges: rounding, which differs between CPUs, changes this chaotic game.
+    low_modes, high_modes, low_quality, high_quality, most = stated(
+        r"non-saturating GAN ends with (\d) or (\d) of 8 modes and (\d+)–(\d+)% of its points high quality"
+        r".*never covers more than (\d)\."
+    )
     final, late = gan.frames[-1].coverage, [frame.coverage.covered for frame in gan.frames[-11:]]
-    measured = (final.covered, round(100 * final.high_quality), max(late))
-    assert measured == (int(ns_modes), int(ns_quality), int(ns_most))
+    assert int(low_modes) <= final.covered <= int(high_modes) and max(late) <= int(most)
+    assert int(low_quality) <= round(100 * final.high_quality) <= int(high_quality)
+    wg_modes, wg_low, wg_high = stated(r"WGAN-GP ends with all (\d) modes and (\d+)–(\d+)% high quality")
     final = wgan.frames[-1].coverage
-    assert (final.covered, round(100 * final.high_quality)) == (int(wg_modes), int(wg_quality))
-    (saturated,) = stated(r"The discriminator is saturated on (\d+)% of the grid")
+    assert final.covered == int(wg_modes) and int(wg_low) <= round(100 * final.high_quality) <= int(wg_high)
+    low, high = stated(r"The discriminator is saturated on (\d+)–(\d+)% of the grid")
     field = gan.frames[-1].field
-    assert round(100 * ((field < 0.05) | (field > 0.95)).float().mean().item()) == int(saturated)
+    assert int(low) <= round(100 * ((field < 0.05) | (field > 0.95)).float().mean().item()) <= int(high)
