@@ -83,7 +83,7 @@ def dropout_rates(model: torch.nn.Module) -> list[float]:
     return [layer.p for layer in model.modules() if isinstance(layer, torch.nn.Dropout)]
 
 
-def test_the_textbook_loop_keeps_the_papers_dcgan_settings_and_the_speed_rows_its_networks():
+def test_the_textbook_loop_keeps_the_textbook_dcgan_settings_and_the_speed_rows_its_networks():
     from benchmarks.reference import TextbookGAN
     from gan_helpers.config import TrainConfig
 
