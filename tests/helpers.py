@@ -68,6 +68,11 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
     return all(torch.equal(x, y) for x, y in pairs)
 
 
+def dropout_rates(model: torch.nn.Module) -> list[float]:
+    """The drop probability of each dropout layer of ``model``, in order."""
+    return [layer.p for layer in model.modules() if isinstance(layer, torch.nn.Dropout)]
+
+
 def losses_and_weights(model: str, device: str = "cpu", steps: int = STEPS, **options) -> tuple[list, dict]:
     """Train ``steps`` batches of fixed data with the given config options, as ``train`` does."""
     # The DCGAN's defaults turn dropout off: keep its fast path tested, and the rate the bound below assumes

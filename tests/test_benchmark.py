@@ -6,9 +6,9 @@ import json
 import re
 
 import pytest
-import torch
 
 from benchmarks import throughput
+from tests.helpers import dropout_rates
 
 
 def rate_and_ratio(line: str) -> tuple[float, float | None]:
@@ -77,10 +77,6 @@ def test_the_quality_benchmarks_extra_averages_follow_the_engines_rule(tmp_path)
     moved = [not torch.equal(a.net[0].weight, run.generator.net[0].weight) for a in averages.values()]
     assert all(moved)  # behind the trained weights, each by its own decay
     assert not torch.equal(averages[0.9].net[0].weight, averages[0.99].net[0].weight)
-
-
-def dropout_rates(model: torch.nn.Module) -> list[float]:
-    return [layer.p for layer in model.modules() if isinstance(layer, torch.nn.Dropout)]
 
 
 def test_the_textbook_loop_keeps_the_textbook_dcgan_settings_and_the_speed_rows_its_networks():
