@@ -155,14 +155,19 @@ def plot_progress(history: Mapping[str, Sequence[float]], model: str, ax=None):
     return ax
 
 
-def plot_run(history: dict, model: str):
-    """The losses, the progress measure (``plot_progress``) and, if measured, the sample quality."""
+def plot_run(history: dict, model: str, title: str | None = None):
+    """The losses, the progress measure (``plot_progress``) and, if measured, the sample quality.
+
+    ``title`` goes above all panels, laid out with them so that it covers none of theirs.
+    """
     panels = 3 if history.get("fd") else 2
     fig, axes = plt.subplots(1, panels, figsize=(6 * panels, 3.5))
     plot_history(history, ["loss_d", "loss_g"], ax=axes[0], title="losses", ylabel="loss")
     plot_progress(history, model, ax=axes[1])
     if panels == 3:
         plot_quality(history, ax=axes[2])
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 

@@ -23,6 +23,16 @@ def test_every_shipped_history_plots_with_labelled_axes(kind):
         assert {"W estimate", "gradient penalty"} <= labels  # the penalty on an axis of its own
 
 
+def test_a_run_plots_title_sits_above_the_panels_titles():
+    fig = plot_run(load_history("dcgan"), "dcgan", title="5x discriminator lr")  # a Try-it cell's title
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    assert fig.get_suptitle() == "5x discriminator lr"
+    bottom = fig._suptitle.get_window_extent(renderer).y0
+    tops = [ax.title.get_window_extent(renderer).y1 for ax in fig.axes if ax.get_title()]
+    assert tops and bottom >= max(tops)  # it covers none of them (a suptitle added afterwards did)
+
+
 def test_live_view_draws_a_last_frame_when_training_ends(tmp_path):
     drawn = []
 
