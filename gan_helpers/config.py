@@ -5,8 +5,11 @@ while it trains, and files written whole (atomically)."""
 from __future__ import annotations
 
 import dataclasses
+import errno
+import io
 import numbers
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +20,7 @@ from typing import BinaryIO
 import torch
 
 from gan_helpers.data import DATA_DIR, DATASETS, get_spec, project_dir
-from gan_helpers.models import MODEL_KINDS
+from gan_helpers.models import MODEL_KINDS, SEED_RANGE
 
 SAMPLES_DIR = project_dir() / "generated_samples"
 
@@ -80,6 +83,7 @@ class TrainConfig:
         """The recommended configuration for ``model``, with ``overrides`` applied."""
         if model not in DEFAULTS:
             raise ValueError(f"model {model!r} is unknown; choose one of {', '.join(MODEL_KINDS)}")
+        check_field_names(overrides)
         return cls(**{"model": model, **DEFAULTS[model], **overrides})
 
     def __setattr__(self, name: str, value) -> None:
@@ -104,6 +108,7 @@ class TrainConfig:
         _choice("model", self.model, MODEL_KINDS)
         _choice("dataset", self.dataset, tuple(DATASETS))
         _choice("device", self.device, DEVICES, prefix_ok=True)
+        _device_name(self.device)
         for name, low, high in _INT_RANGES:
             _int_range(name, getattr(self, name), low, high)
         for name, low, high in _FLOAT_RANGES:
@@ -123,6 +128,11 @@ class TrainConfig:
         for name in ("data_root", "output_dir", "run_name"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be a string (a path)")
+        if Path(self.data_root).is_file():
+            raise ValueError(
+                f"TrainConfig.data_root = {self.data_root!r}: is a file; give the folder that holds (or "
+                "will hold) FashionMNIST/raw/"
+            )
         if self.run_name and (Path(self.run_name).name != self.run_name or self.run_name in (".", "..")):
             raise ValueError(
                 f"TrainConfig.run_name = {self.run_name!r}: must be a folder name, not a path; "
@@ -159,12 +169,21 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
+def check_field_names(values: dict, what: str = "TrainConfig") -> None:
+    """Refuse keys that are not fields of ``TrainConfig`` (a typo would otherwise be ignored)."""
+    known = [f.name for f in dataclasses.fields(TrainConfig)]
+    unknown = [name for name in values if name not in known]
+    if unknown:
+        names = ", ".join(known)
+        raise ValueError(f"{what}: unknown setting(s) {', '.join(unknown)}; the settings are {names}")
+
+
 _INT_RANGES = [
     ("num_epochs", 1, 10_000),
     ("batch_size", 2, 60_000),  # batch norm needs two images to normalise
     ("latent_dim", 1, 4096),
     ("n_critic", 1, 100),
-    ("seed", 0, 2**31 - 1),
+    ("seed", *SEED_RANGE),
     ("sample_every", 1, 10_000),
     ("checkpoint_every", 1, 10_000),
     ("log_every", 1, 1_000_000),
@@ -196,6 +215,17 @@ def _choice(name: str, value, allowed: tuple[str, ...], prefix_ok: bool = False)
     base = value.split(":")[0] if prefix_ok and isinstance(value, str) else value
     if base not in allowed:
         raise ValueError(f"TrainConfig.{name} = {value!r}: must be one of {', '.join(allowed)}")
+
+
+def _device_name(name: str) -> None:
+    """Refuse a device string torch cannot parse ("cuda:abc") when it is set, not at training."""
+    if name != "auto":
+        try:
+            torch.device(name)
+        except RuntimeError:
+            raise ValueError(
+                f"TrainConfig.device = {name!r}: not a device name; use auto, cpu, cuda, cuda:N or mps"
+            ) from None
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -239,29 +269,52 @@ class ClassifierConfig:
 # --- A run's folder: files written whole, no second run mixed in, no run replaced by mistake.
 
 
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None]) -> Path:
+class DiskFullError(OSError):
+    """A file did not fit on its disk; the file it was to replace is kept as it was."""
+
+
+def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], size: int = 0) -> Path:
     """Call ``write(file)`` on a temporary file, then rename it to ``path``: never half a file.
 
     A reader sees the old file or the new one; a crash leaves a ``*.tmp`` file, which the next
-    training in that folder removes.
+    training in that folder removes. ``size`` (bytes, when known) is checked against the free
+    space first; a full disk is a ``DiskFullError`` that names the file and the space needed.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(path.parent).free
+    if size > free:
+        raise disk_full(path, size, free)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
         os.chmod(temporary, 0o644)  # mkstemp makes files private; these are ordinary data
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+            raise disk_full(path, size, shutil.disk_usage(path.parent).free) from error
         raise
     return path
 
 
+def disk_full(path: Path, size: int, free: int) -> DiskFullError:
+    """The one-line error for a file that does not fit."""
+    need = f"{size / 1e6:.1f} MB needed, " if size else ""
+    kept = f"; the previous {path.name} is kept" if path.exists() else ""
+    return DiskFullError(
+        f"cannot write {path}: the disk is full ({need}{free / 1e6:.1f} MB free){kept}. Free some space "
+        "or write elsewhere (--output-dir)",
+    )
+
+
 def atomic_save(obj: dict, path: str | Path) -> Path:
-    """``torch.save`` through ``atomic_write``."""
-    return atomic_write(path, lambda file: torch.save(obj, file))
+    """``torch.save`` through ``atomic_write``, serialised first so its size is known."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    data = buffer.getbuffer()
+    return atomic_write(path, lambda file: file.write(data), size=len(data))
 
 
 RUN_FILES = ("checkpoint.pt", "history.json", "losses.png", "epoch_*.png", "*.tmp")

@@ -45,10 +45,19 @@ def show_grid(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax
     return ax
 
 
+def image_formats() -> dict[str, str]:
+    """File suffixes (lower case) of the common image formats this PIL can write, and their format."""
+    Image.init()
+    common = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF",
+              ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}  # fmt: skip
+    return {suffix: name for suffix, name in common.items() if name in Image.SAVE}
+
+
 def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 10) -> Path:
-    """Save images in [-1, 1] as one PNG grid (via torchvision's ``save_image``)."""
+    """Save images in [-1, 1] as one grid, in the format of the suffix (PNG if it names none)."""
     grid = to_grid(images, nrow)
-    return atomic_write(path, lambda file: save_image(grid, file, format="png"))  # never half a PNG
+    image_format = image_formats().get(Path(path).suffix.lower(), "PNG")
+    return atomic_write(path, lambda file: save_image(grid, file, format=image_format))  # never half a file
 
 
 def examples_per_class(data: ImageData, per_class: int = 10, seed: int = 0) -> torch.Tensor:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
+from tqdm.auto import tqdm
 
-from gan_helpers.data import CLASS_NAMES, ImageData, load_fashion_mnist, scale, take_subset
-from gan_helpers.models import generate, grid_labels, metric_samples
+from gan_helpers.config import ClassifierConfig
+from gan_helpers.data import CLASS_NAMES, BatchIterator, ImageData, load_fashion_mnist, scale, take_subset
+from gan_helpers.models import FashionClassifier, generate, grid_labels, metric_samples
 from gan_helpers.runs import load_classifier
 
 # --- The metrics, on feature vectors (float64 tensors [N, D]).
@@ -144,6 +146,30 @@ def _check_pair(a: torch.Tensor, b: torch.Tensor, minimum: int) -> None:
 
 
 # --- The classifier's view of images.
+
+
+def train_classifier(config: ClassifierConfig, train: ImageData, test: ImageData, device) -> tuple:
+    """Adam with a one-cycle schedule and random horizontal flips; returns (model, test accuracy)."""
+    torch.manual_seed(config.seed)
+    model = FashionClassifier(len(train.class_names)).to(device)
+    batches = BatchIterator(train, config.batch_size, device=device, drop_last=True, seed=config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, config.lr, total_steps=config.num_epochs * len(batches)
+    )
+    for epoch in range(config.num_epochs):
+        model.train()
+        for images, labels in tqdm(batches, desc=f"classifier epoch {epoch + 1}", leave=False):
+            flip = torch.rand(len(images), 1, 1, 1, device=device) < 0.5
+            images = torch.where(flip, images.flip(-1), images)  # clothes look alike mirrored
+            loss = F.cross_entropy(model(images), labels)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+        accuracy = evaluate_accuracy(model, test, device)
+        print(f"epoch {epoch + 1}/{config.num_epochs}: test accuracy {accuracy:.2%}", flush=True)
+    return model.eval(), accuracy
 
 
 @torch.no_grad()

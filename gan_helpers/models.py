@@ -9,6 +9,7 @@ themselves, which is numerically safer than a Sigmoid layer followed by BCELoss.
 
 from __future__ import annotations
 
+import numbers
 from contextlib import contextmanager
 
 import torch
@@ -276,8 +277,9 @@ def generate(
 
     A conditional generator draws ``labels`` (default: every class equally, in order).
     """
-    if count < 1:
-        raise ValueError(f"count = {count}: must be at least 1")
+    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
+        raise ValueError(f"count = {count!r}: must be a whole number, at least 1")
+    check_seed(seed)
     noise = torch.randn(count, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     if labels is None and is_conditional(generator):
         labels = grid_labels(count, generator.num_classes)
@@ -297,10 +299,23 @@ def _check_labels(generator: nn.Module, labels: torch.Tensor, count: int) -> tor
     if not is_conditional(generator):
         raise ValueError("this generator is not conditional: call it without labels")
     classes = generator.num_classes
-    labels = torch.as_tensor(labels, dtype=torch.long)
+    labels = torch.as_tensor(labels)
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise ValueError(f"labels must be whole class numbers 0..{classes - 1}, got {labels.dtype} values")
+    labels = labels.long()
     if labels.shape != (count,) or labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"need {count} labels in 0..{classes - 1}, got shape {tuple(labels.shape)}")
     return labels
+
+
+SEED_RANGE = (0, 2**31 - 1)
+
+
+def check_seed(seed) -> None:
+    """A seed is a whole number from 0 to 2**31 - 1 (what every seeded part of the package takes)."""
+    low, high = SEED_RANGE
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not low <= seed <= high:
+        raise ValueError(f"seed = {seed!r}: must be a whole number from {low} to {high}")
 
 
 def grid_labels(count: int, num_classes: int) -> torch.Tensor:

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from gan_helpers.config import ClassifierConfig, TrainConfig, atomic_save, pick_device
+from gan_helpers.config import ClassifierConfig, TrainConfig, atomic_save, check_field_names, pick_device
 from gan_helpers.models import (
     FashionClassifier,
     build_discriminator,
@@ -166,8 +166,15 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise ValueError(f"{path} is not a readable PyTorch checkpoint ({reason})") from error
+        reason = (
+            "it holds Python objects besides tensors and plain data, which are never loaded"
+            if "Unsupported global" in str(error)
+            else "torch.save did not write it"
+        )
+        raise ValueError(
+            f"{path} is not a readable PyTorch checkpoint ({reason}); pass a checkpoint.pt written by "
+            "train, or an exported generator"
+        ) from error
     if not isinstance(state, dict) or state.get("format") != FORMAT or "kind" not in state:
         raise ValueError(f"{path} is not a fashion-gan checkpoint (no format/kind entries)")
     return state
@@ -191,19 +198,14 @@ def load_run(
     to continue elsewhere. The RNG state is restored, so on the CPU the continuation matches an
     uninterrupted run exactly. ``generator``/``discriminator``: your own networks, as for ``new_run``.
     """
+    check_field_names(overrides, "load_run")
     path = Path(path)
     state = read_checkpoint(path)
     check_resumable(path, state, overrides)
     saved = state["config"]
     folder = {"output_dir": str(path.resolve().parent.parent), "run_name": path.resolve().parent.name}
     values = {**saved, **folder, **overrides, **({"device": device} if device is not None else {})}
-    position = state["position"]
-    if position["batch"] and values["batch_size"] != saved["batch_size"]:
-        raise ValueError(
-            f"{path} stopped inside epoch {position['epoch'] + 1} with batch size {saved['batch_size']}; "
-            f"resuming it with {values['batch_size']} would skip or repeat images. Resume with the same "
-            "batch size, or from a checkpoint written at the end of an epoch"
-        )
+    check_changes(path, state, values)
     run = new_run(TrainConfig.from_dict(values), generator, discriminator)
     load_weights(run.generator, state["generator"], state["kind"], run.config.model, path)
     load_weights(run.discriminator, state["discriminator"], state["kind"], run.config.model, path)
@@ -213,12 +215,14 @@ def load_run(
     load_optimizer(run.opt_d, state["opt_d"], run.config.lr_d, run.config.betas)
     run.fixed_noise = state["fixed_noise"].to(run.device)
     run.history = {key: list(values) for key, values in state["history"].items()}
-    run.epoch, run.batch, run.step = (position[k] for k in ("epoch", "batch", "step"))
+    run.epoch, run.batch, run.step = (state["position"][k] for k in ("epoch", "batch", "step"))
     run.source = path
+    now = run.config.to_dict()
     run.changes = [
-        f"{name} {run.config.to_dict()[name]} (was {saved[name]})"
-        for name in ("lr_g", "lr_d", "betas", "num_epochs", "n_critic", "gp_weight", "batch_size", "dropout")
-        if name in saved and tuple_or_value(saved[name]) != tuple_or_value(run.config.to_dict()[name])
+        f"{name} {now[name]} (was {saved[name]})"
+        for name in now
+        if name in saved and name not in ("output_dir", "run_name", "extra")  # the folder is printed
+        and tuple_or_value(saved[name]) != tuple_or_value(now[name])
     ]
     torch.set_rng_state(state["rng_cpu"])
     if run.device.type == "cuda" and state["rng_cuda"]:
@@ -229,6 +233,27 @@ def load_run(
 def tuple_or_value(value):
     """Lists (as JSON-like storage gives back) compare equal to the tuples they were."""
     return tuple(value) if isinstance(value, list) else value
+
+
+MID_EPOCH_FIXED = {"batch_size": "batch size", "seed": "seed", "subset": "subset"}  # they pick the images
+
+
+def check_changes(path: Path, state: dict, values: dict) -> None:
+    """Refuse a resume whose changes would break the epoch it stopped in, or drop the average."""
+    saved, position = state["config"], state["position"]
+    for name, words in MID_EPOCH_FIXED.items():
+        if position["batch"] and tuple_or_value(values[name]) != tuple_or_value(saved[name]):
+            raise ValueError(
+                f"{path} stopped inside epoch {position['epoch'] + 1} with {words} {saved[name]}; resuming "
+                f"it with {values[name]} would skip or repeat images. Resume with the same {words}, or "
+                "from a checkpoint written at the end of an epoch"
+            )
+    if state.get("ema") and values["ema_decay"] == 0:
+        raise ValueError(
+            f"{path} keeps an average of the generator's weights (ema_decay {saved['ema_decay']}), the "
+            "copy that sample, export and evaluate use; ema_decay 0 would drop it. Resume without "
+            "--ema-decay 0 (the last weights stay available: load_generator(path, averaged=False))"
+        )
 
 
 def check_resumable(path: Path, state: dict, overrides: dict) -> None:
@@ -278,21 +303,40 @@ def load_weights(model: torch.nn.Module, weights: dict, kind: str, expected: str
 # --- Exported generators, shipped weights and the classifier.
 
 
-def export_generator(checkpoint: str | Path, output: str | Path) -> Path:
-    """Keep only the generator of a training checkpoint, in half precision (a few MB)."""
-    if Path(output).is_dir():
-        example = Path(output) / "generator.pt"
+def check_output(output: str | Path, inputs: list[str | Path], overwrite: bool = False) -> Path:
+    """Refuse an output file that is one of the inputs, or that exists (unless ``overwrite``)."""
+    output = Path(output)
+    if output.is_dir():
+        example = output / "generator.pt"
         raise ValueError(f"{output} is a folder; give the file to write, for example {example}")
+    if any(Path(source).resolve() == output.resolve() for source in inputs):
+        raise ValueError(f"{output} is also the input: writing it would destroy it; give another file name")
+    if output.exists() and not overwrite:
+        raise ValueError(f"{output} exists; pass --overwrite (overwrite=True) to replace it, or a new name")
+    return output
+
+
+def export_generator(checkpoint: str | Path, output: str | Path, overwrite: bool = False) -> Path:
+    """Keep only the generator of a training checkpoint, in half precision (a few MB).
+
+    Exporting an exported file copies it. An existing ``output`` is replaced only if ``overwrite``.
+    """
+    output = check_output(output, [checkpoint], overwrite)
     state = read_checkpoint(checkpoint)
+    if "generator" not in state:
+        what = "the metrics' classifier" if state["kind"] == "classifier" else f"a {state['kind']!r} model"
+        raise ValueError(f"{checkpoint} holds {what}, not a generator; export a training checkpoint.pt")
     generator = state.get("ema") or state["generator"]  # the averaged weights, where the run kept them
     weights = {k: v.half() if v.is_floating_point() else v for k, v in generator.items()}
+    # A training checkpoint is averaged if it kept the average; an exported file keeps its flag.
+    averaged = bool(state["ema"]) if "ema" in state else bool(state.get("averaged"))
     exported = {
         "format": state["format"],
         "kind": state["kind"],
         "config": state["config"],
         "position": state["position"],
         "generator": weights,
-        "averaged": bool(state.get("ema")),
+        "averaged": averaged,
         "fixed_noise": state["fixed_noise"],
         "history": state["history"],  # small, and lets a notebook show how training went
     }

@@ -289,10 +289,15 @@ def train(
     if isinstance(run, TrainConfig):
         run = new_run(run)
     cfg = run.config
+    data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, train=True)
+    if cfg.subset < 1.0:
+        data = take_subset(data, cfg.subset, seed=cfg.seed)
+    if len(data) < cfg.batch_size:  # checked before the folder is made: a refused start leaves nothing
+        raise ValueError(
+            f"subset {cfg.subset} keeps {len(data)} training images, fewer than one batch of "
+            f"{cfg.batch_size}; raise subset (--subset) or lower batch_size (--batch-size)"
+        )
     with run_folder(run, overwrite):
-        data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, train=True)
-        if cfg.subset < 1.0:
-            data = take_subset(data, cfg.subset, seed=cfg.seed)
         batches = BatchIterator(data, cfg.batch_size, device=run.device, drop_last=True, seed=cfg.seed)
         reference = quality_reference(run, data)
         if overwrite:

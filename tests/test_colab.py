@@ -82,3 +82,20 @@ def test_colab_links_need_a_github_repository():
     )
     with pytest.raises(ValueError, match="GitHub"):
         colab_url("03_dcgan.ipynb", "https://gitlab.com/someone/fork")
+
+
+def test_the_package_requirements_admit_colabs_pinned_versions():
+    """``pip install`` on Colab must not upgrade what Colab pins (a new ipywidgets forces a restart)."""
+    import tomllib
+    from packaging.requirements import Requirement
+
+    from tests.colab.test_colab_stack import COLAB_STACK
+
+    pins = dict(pin.split("==") for pin in COLAB_STACK)
+    dependencies = tomllib.loads((project_dir() / "pyproject.toml").read_text())["project"]["dependencies"]
+    requirements = {Requirement(text).name: Requirement(text) for text in dependencies}
+    assert "ipywidgets" in requirements
+    for name, version in pins.items():
+        if name in requirements:
+            refused = f"{requirements[name]} refuses Colab's {version}"
+            assert requirements[name].specifier.contains(version), refused

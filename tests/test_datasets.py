@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from gan_helpers import data
-from gan_helpers.__main__ import main
+from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
 from gan_helpers.models import generate
 from gan_helpers.runs import load_generator

@@ -7,10 +7,11 @@ import torch
 from PIL import Image
 
 from gan_helpers import evaluation, runs
-from gan_helpers.__main__ import main, train_classifier
+from gan_helpers.cli import main
 from gan_helpers.config import ClassifierConfig, TrainConfig
 from gan_helpers.data import CLASS_NAMES, ImageData, load_dataset
 from gan_helpers.display import make_gif, save_grid
+from gan_helpers.evaluation import train_classifier
 from gan_helpers.models import FashionClassifier, generate, slerp
 from gan_helpers.runs import new_run, save_checkpoint
 from tests.helpers import tiny_spec, write_fake_dataset

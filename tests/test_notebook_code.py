@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -64,6 +65,18 @@ def test_an_edited_cell_is_reported_then_exported_into_the_package(tmp_path):
     assert export_code.differences(root) == []
     assert "return ((norms - 1) ** 2).sum()" in (root / "gan_helpers" / "losses.py").read_text()
     assert (root / "gan_helpers" / "losses.py").read_text().count("def gradient_penalty(") == 1
+
+
+def test_export_writes_only_the_modules_whose_code_changed(tmp_path):
+    root = copy_project(tmp_path)
+    package = root / "gan_helpers"
+    for path in package.glob("*.py"):
+        os.utime(path, ns=(1_000_000_000, 1_000_000_000))  # a known, old modification time
+    penalty = "return ((norms - 1) ** 2)"
+    edit_cell(root / "notebooks" / "04_wgan_gp.ipynb", f"{penalty}.mean()", f"{penalty}.sum()")
+    export_code.export(root)
+    touched = sorted(path.name for path in package.glob("*.py") if path.stat().st_mtime_ns != 1_000_000_000)
+    assert touched == ["losses.py"]
 
 
 def test_the_tool_refuses_statements_and_twice_exported_names(tmp_path):

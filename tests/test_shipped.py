@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from gan_helpers.__main__ import evaluate_paths
+from gan_helpers.cli import evaluate_paths
 from gan_helpers.data import project_dir
 from gan_helpers.models import MODEL_KINDS
 

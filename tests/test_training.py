@@ -11,7 +11,7 @@ import torch
 
 from gan_helpers import config as config_module
 from gan_helpers import data
-from gan_helpers.__main__ import main
+from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
 from gan_helpers.models import generate_from
 from gan_helpers.runs import (
@@ -186,7 +186,7 @@ def test_command_line_trains_resumes_and_reports(data_root, tiny_registry, capsy
     history = json.loads((out / "mlp" / "history.json").read_text())
     assert history["step"] == [1, 2, 3, 4, 5, 6]
     assert main(["train", "mlp", "--lr", "5", "--data-root", str(data_root)]) == 2
-    assert "lr_g = 5.0: must be a number in (0.0, 1.0]" in capsys.readouterr().err
+    assert "error: --lr 5.0: must be a number in (0.0, 1.0]" in capsys.readouterr().err
 
 
 def test_history_series_stay_aligned_when_a_window_has_no_generator_step(data_root):
@@ -198,7 +198,7 @@ def test_history_series_stay_aligned_when_a_window_has_no_generator_step(data_ro
 
 
 def test_speed_flags_of_the_command_reach_the_config_only_when_given():
-    from gan_helpers.__main__ import build_parser, config_from_args
+    from gan_helpers.cli import build_parser, config_from_args
 
     given = config_from_args(build_parser().parse_args(["train", "dcgan", "--amp", "--channels-last"]))
     assert given["amp"] is True and given["channels_last"] is True and "compile" not in given

@@ -113,7 +113,8 @@ def export(root: Path = ROOT) -> list[str]:
         by_module.setdefault(definition.module, []).append(definition)
     for module, definitions in by_module.items():
         path = module_path(root, module)
-        lines = path.read_text().splitlines()
+        original = path.read_text()
+        lines = original.splitlines()
         spans = top_level("\n".join(lines))
         missing = [d.name for d in definitions if d.name not in spans]
         if missing:
@@ -123,7 +124,9 @@ def export(root: Path = ROOT) -> list[str]:
             if "\n".join(lines[first - 1 : last]) != definition.source:
                 lines[first - 1 : last] = definition.source.splitlines()
                 changed.append(f"{definition.name} -> gan_helpers/{module}.py")
-        path.write_text("\n".join(lines) + "\n")
+        text = "\n".join(lines) + "\n"
+        if text != original:  # a module nothing changed in keeps its file (and its modification time)
+            path.write_text(text)
     return changed
 
 

@@ -1,0 +1,403 @@
+"""The command line: each command checks all its arguments, then does its work.
+
+python -m gan_helpers train {mlp,dcgan,wgan-gp,cgan} [--dataset D --epochs N --lr LR ...]
+python -m gan_helpers export CHECKPOINT OUTPUT [--overwrite]
+python -m gan_helpers sample GENERATOR --count N --seed S --out FILE.png|FILE.pt|FOLDER [--class C]
+python -m gan_helpers evaluate GENERATOR [...]
+python -m gan_helpers train-classifier [--epochs N --seed S --output FILE]
+
+Bad input is one ``error:`` line and exit status 2; a full disk, or a diverged run, status 1;
+Ctrl-C, status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import torch
+
+from gan_helpers.config import (
+    DEVICES,
+    SAMPLES_DIR,
+    ClassifierConfig,
+    DiskFullError,
+    TrainConfig,
+    atomic_save,
+    atomic_write,
+    pick_device,
+)
+from gan_helpers.data import DATASETS, load_fashion_mnist, take_subset, unscale
+from gan_helpers.display import image_formats, plot_run, save_grid
+from gan_helpers.evaluation import (
+    Reference,
+    evaluate_conditional,
+    evaluate_generator,
+    evaluate_real,
+    format_table,
+    train_classifier,
+)
+from gan_helpers.models import MODEL_KINDS, check_seed, generate, is_conditional, metric_samples
+from gan_helpers.runs import (
+    WEIGHTS_DIR,
+    Run,
+    check_output,
+    export_generator,
+    load_generator,
+    load_pretrained,
+    load_run,
+    new_run,
+    save_classifier,
+)
+from gan_helpers.training import TrainingDivergedError, train
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The commands and their options."""
+    parser = argparse.ArgumentParser(prog="python -m gan_helpers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    train = commands.add_parser(
+        "train",
+        help="train a GAN on Fashion-MNIST (or another MNIST-format dataset)",
+        description="Train a GAN; writes sample grids, loss curves, history.json and "
+        "checkpoint.pt under OUTPUT_DIR/RUN_NAME/. Unset options take the model's defaults.",
+    )
+    train.add_argument("model", choices=MODEL_KINDS, help="which GAN to train")
+    train.add_argument("--dataset", choices=tuple(DATASETS), help="training data (default fashion-mnist)")
+    train.add_argument("--epochs", type=int, help="passes over the training set")
+    train.add_argument("--batch-size", type=int, help="images per batch (default 128; DCGAN 32)")
+    train.add_argument("--lr", type=float, help="learning rate of both networks")
+    train.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr)")
+    train.add_argument("--lr-d", type=float, help="discriminator/critic learning rate")
+    train.add_argument("--betas", type=float, nargs=2, help="Adam betas, e.g. 0.5 0.999")
+    train.add_argument("--latent-dim", type=int, help="size of the noise vector z (default 100)")
+    train.add_argument("--n-critic", type=int, help="WGAN-GP: critic steps per generator step")
+    train.add_argument("--gp-weight", type=float, help="WGAN-GP: gradient-penalty weight lambda")
+    train.add_argument("--dropout", type=float, help="discriminator dropout (DCGAN default 0, cGAN 0.3)")
+    train.add_argument("--seed", type=int, help="fixes weights, noise and data order (default 0)")
+    train.add_argument("--device", choices=DEVICES, help="where to train (default auto)")
+    train.add_argument("--subset", type=float, help="share of the training set, in (0, 1]")
+    train.add_argument("--data-root", help="where Fashion-MNIST is kept (default: the repository's data/)")
+    train.add_argument("--output-dir", help="parent folder of the run (default: generated_samples/)")
+    train.add_argument("--run-name", help="folder name of the run (default: the model name)")
+    train.add_argument("--log-every", type=int, help="batches between history entries")
+    train.add_argument("--ema-decay", type=float, help="weight average's decay (default 0.999; 0: off)")
+    train.add_argument("--quality-every", type=int, help="epochs between FD measurements (default 1; 0: off)")
+    train.add_argument("--quality-samples", type=int, help="samples per FD measurement (default 2000)")
+    train.add_argument(
+        "--resume", metavar="PATH",
+        help="continue from a checkpoint.pt, in its folder unless --output-dir/--run-name say otherwise; "
+        "new --lr/--lr-g/--lr-d/--betas/--epochs apply",
+    )  # fmt: skip
+    train.add_argument(
+        "--overwrite", action="store_true", help="replace a run already in the folder (default: refuse)"
+    )
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    for flag, what in (("--amp", "bfloat16 autocast"), ("--compile", "torch.compile the networks"),
+                       ("--channels-last", "NHWC memory layout")):  # fmt: skip
+        train.add_argument(flag, action="store_true", default=None, help=f"speed: {what} (see benchmarks/)")
+    train.add_argument(
+        "--no-cuda-graphs", dest="cuda_graphs", action="store_false", default=None,
+        help="on a GPU, launch each kernel from Python instead of replaying CUDA graphs",
+    )  # fmt: skip
+    export = commands.add_parser(
+        "export", help="keep only the generator of a checkpoint, in fp16 (for shipping)"
+    )
+    export.add_argument("checkpoint", help="a checkpoint.pt written by train")
+    export.add_argument("output", help="where to write, e.g. gan_helpers/weights/dcgan.pt")
+    export.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    classify = commands.add_parser(
+        "train-classifier", help="train the Fashion-MNIST classifier behind the quality metrics"
+    )
+    classify.add_argument("--epochs", type=int, default=15, help="passes over the data (default 15)")
+    classify.add_argument("--batch-size", type=int, default=128, help="images per batch (default 128)")
+    classify.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
+    classify.add_argument("--seed", type=int, default=0, help="fixes weights and data order (default 0)")
+    classify.add_argument("--device", choices=DEVICES, default="auto", help="where to train")
+    classify.add_argument(
+        "--output", default=str(SAMPLES_DIR / "classifier.pt"), help="where to save the weights"
+    )
+    classify.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    evaluate = commands.add_parser(
+        "evaluate", help="quality metrics of generators, with a real-data row for comparison"
+    )
+    evaluate.add_argument(
+        "paths", nargs="+", metavar="PATH", help="generator files (checkpoint or export) or mlp/dcgan/wgan-gp"
+    )
+    evaluate.add_argument("--samples", type=int, default=10_000, help="samples per row (default 10000)")
+    evaluate.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
+    evaluate.add_argument("--inception", action="store_true", help="also Inception FID (needs torchmetrics)")
+    sample = commands.add_parser(
+        "sample", help="draw images from a generator: a PNG grid, a folder of PNGs, or a tensor file"
+    )
+    sample.add_argument("generator", help="mlp, dcgan, wgan-gp, cgan (shipped) or a checkpoint/export file")
+    sample.add_argument("--count", type=int, default=100, help="how many images (default 100)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed: the same seed, the same images")
+    sample.add_argument(
+        "--out", required=True,
+        help="FILE.png (or .jpg, ...): one grid; FILE.pt: a [N, 1, 28, 28] tensor in [-1, 1]; "
+        "a name without a suffix: a new folder of PNGs",
+    )  # fmt: skip
+    sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    sample.add_argument("--class", dest="label", help="conditional GAN only: a class name or number")
+    return parser
+
+
+# The train command's options that set a config field: argparse's name -> TrainConfig's.
+OPTION_FIELDS = {
+    "epochs": "num_epochs", "batch_size": "batch_size", "lr_g": "lr_g", "lr_d": "lr_d",
+    "betas": "betas", "latent_dim": "latent_dim", "n_critic": "n_critic",
+    "gp_weight": "gp_weight", "dropout": "dropout", "seed": "seed", "device": "device",
+    "subset": "subset", "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
+    "log_every": "log_every", "dataset": "dataset", "amp": "amp", "compile": "compile",
+    "channels_last": "channels_last", "cuda_graphs": "cuda_graphs", "ema_decay": "ema_decay",
+    "quality_every": "quality_every", "quality_samples": "quality_samples",
+}  # fmt: skip
+FLAGS = {field: "--" + option.replace("_", "-") for option, field in OPTION_FIELDS.items()}
+FLAGS["cuda_graphs"] = "--no-cuda-graphs"
+
+
+def config_from_args(args: argparse.Namespace) -> dict:
+    """The config fields the user set on the command line (``--lr`` fills the rates not given)."""
+    values = {field: getattr(args, option) for option, field in OPTION_FIELDS.items()}
+    if args.lr is not None and not 0 < args.lr <= 1:
+        raise ValueError(f"--lr {args.lr}: must be a number in (0.0, 1.0]")
+    for field in ("lr_g", "lr_d"):
+        if values[field] is None:  # `is None`, not `or`: a zero must reach the check and be refused
+            values[field] = args.lr
+    return {field: value for field, value in values.items() if value is not None}
+
+
+def in_flags(message: str) -> str:
+    """A config error in the command line's words: ``--epochs 0: ...`` for ``TrainConfig.num_epochs = 0``."""
+    match = re.match(r"TrainConfig\.(\w+) = (.*?): (.*)", message, re.DOTALL)
+    if match is None or match.group(1) not in FLAGS:
+        return message
+    field, value, rest = match.groups()
+    value = " ".join(value.strip("()").replace(",", " ").split()) if field == "betas" else value.strip("'")
+    return f"{FLAGS[field]} {value}: {rest}"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """The ``train`` command: a new run, or a checkpoint continued. Checks everything first."""
+    overrides = config_from_args(args)
+    if args.resume:
+        run = load_run(args.resume, **overrides)
+        if run.config.model != args.model:
+            raise ValueError(f"{args.resume} is a {run.config.model!r} run, not {args.model!r}")
+        if run.finished:
+            raise ValueError(
+                f"{args.resume} has already trained {run.epoch} of {run.config.num_epochs} epochs; "
+                f"pass a larger --epochs (say --epochs {run.epoch + 5}) to train longer"
+            )
+    else:
+        run = new_run(TrainConfig.for_model(args.model, **overrides))
+    for change in run.changes:
+        print(f"Resuming with {change}", flush=True)
+    if not Path(run.config.data_root).exists():
+        print(f"{run.config.data_root} does not exist yet: the data will be put there", flush=True)
+    print(f"Training {run.config.model} on {run.device} -> {run.run_dir}/", flush=True)
+    try:
+        train(run, progress=not args.quiet, overwrite=args.overwrite)
+    except (TrainingDivergedError, DiskFullError) as error:
+        if not isinstance(error, DiskFullError):  # a full disk would refuse the report too
+            write_report(run)
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    write_report(run)
+    if not run.finished:  # Ctrl-C: a checkpoint was saved after the current batch
+        print(
+            f"Stopped at epoch {run.epoch + 1}, batch {run.batch}. Continue with:\n"
+            f"  python -m gan_helpers train {run.config.model} --resume {run.checkpoint_path}",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"Done: epoch {run.epoch}/{run.config.num_epochs}. Files in {run.run_dir}/")
+    return 0
+
+
+def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> tuple[float | None, str]:
+    """Inception-v3 FID via torchmetrics when it and its weights are available; else (None, why)."""
+    try:
+        from torchmetrics.image.fid import FrechetInceptionDistance
+    except ImportError:
+        return None, "Inception FID skipped: torchmetrics is not installed (pip install torchmetrics[image])"
+    try:
+        fid = FrechetInceptionDistance(feature=2048)
+        for images, is_real in ((real, True), (fake, False)):
+            rgb = (images if images.dtype == torch.uint8 else unscale(images)).expand(-1, 3, -1, -1)
+            for start in range(0, len(rgb), 500):
+                fid.update(rgb[start : start + 500], real=is_real)
+        return fid.compute().item(), "Inception FID (torchmetrics)"
+    except Exception as error:  # e.g. the Inception weights cannot be downloaded offline
+        return None, f"Inception FID skipped: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
+
+
+
+def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, inception: bool = False) -> str:
+    """The ``evaluate`` command: a table for generator files (or shipped names) and real data."""
+    if not 20 <= samples <= 60_000:
+        raise ValueError(f"--samples {samples}: must be from 20 to 60000 (the training images compared with)")
+    check_flag_seed(seed)
+    generators = [load_any(path) for path in paths]  # every file checked before any work
+    reference = Reference.build(count=samples, seed=seed)
+    test = load_fashion_mnist(train=False)
+    real_label = "real (test)" if samples <= len(test) else "real (test)*"
+    rows, notes = {real_label: evaluate_real(reference, samples, test)}, []
+    if samples > len(test):
+        notes.append(f"* all {len(test)} test images: the test split has no more")
+    if inception:
+        real = take_subset(load_fashion_mnist(train=True), samples, seed=seed).images
+    for number, (path, generator) in enumerate(zip(paths, generators, strict=True), start=1):
+        label = path if path not in rows else f"{path} (#{number})"  # as typed; a repeat keeps its row
+        rows[label] = row = evaluate_generator(generator, reference, samples, seed)
+        if inception:
+            value, note = inception_fid(real, metric_samples(generator, samples, seed))
+            notes.append(f"{path}: {note}" + (f" = {value:.2f}" if value is not None else ""))
+        if is_conditional(generator):
+            report = evaluate_conditional(generator, samples // 10, seed, reference=reference)
+            notes.append(f"{path}: conditional accuracy, {samples // 10} samples per class\n{report.table()}")
+        del row["class share"]
+    header = (
+        f"{samples} samples per row (noise seed {seed}); features: the project's classifier "
+        f"(test accuracy {reference.classifier.test_accuracy:.2%}); compared with {samples} training images"
+    )
+    return "\n".join([header, format_table(rows), *notes])
+
+
+def write_report(run: Run) -> None:
+    """Write ``history.json`` and ``losses.png`` into the run folder, each atomically."""
+    atomic_write(run.run_dir / "history.json", lambda file: file.write(json.dumps(run.history).encode()))
+    if run.history.get("step"):
+        fig = plot_run(run.history, run.config.model)
+        atomic_write(run.run_dir / "losses.png", lambda file: fig.savefig(file, format="png", dpi=100))
+        plt.close(fig)
+
+
+def shipped_names() -> list[str]:
+    """The model kinds whose trained generator ships with the package."""
+    return [kind for kind in MODEL_KINDS if (WEIGHTS_DIR / f"{kind}.pt").is_file()]
+
+
+def source_path(name: str) -> Path:
+    """The file behind a generator argument: a shipped name's weights, or the path itself."""
+    return WEIGHTS_DIR / f"{name}.pt" if name in MODEL_KINDS else Path(name)
+
+
+def load_any(name: str) -> torch.nn.Module:
+    """A shipped generator by model name, or the generator in a checkpoint or exported file."""
+    if name in MODEL_KINDS:
+        return load_pretrained(name)
+    if not Path(name).exists():
+        raise FileNotFoundError(
+            f"no checkpoint at {name}: give a checkpoint or exported file, or a shipped generator "
+            f"({', '.join(shipped_names())})"
+        )
+    return load_generator(name)
+
+
+def check_flag_seed(seed: int) -> None:
+    """``--seed`` in the words of the command line."""
+    try:
+        check_seed(seed)
+    except ValueError as error:
+        raise ValueError(f"--{error}") from None
+
+
+def check_sample_output(out: Path, source: Path, overwrite: bool) -> None:
+    """``--out``: a new folder (no suffix), a ``.pt`` file or an image file PIL writes."""
+    suffix, formats = out.suffix.lower(), image_formats()
+    if suffix and suffix != ".pt" and suffix not in formats:
+        raise ValueError(
+            f"--out {out}: unknown file type {out.suffix!r}; give FILE.pt, an image file "
+            f"({', '.join(formats)}) or a new folder's name without a suffix"
+        )
+    if not suffix and out.exists():
+        raise ValueError(f"--out {out} exists; give a new folder for single PNGs, or a .png or .pt file")
+    if suffix and out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name ending in {out.suffix}")
+    if suffix:
+        check_output(out, [source], overwrite)
+
+
+def run_sample(args: argparse.Namespace) -> str:
+    """The ``sample`` command: checks every argument, then draws and writes the images."""
+    if not 1 <= args.count <= 100_000:
+        raise ValueError(f"--count {args.count}: must be from 1 to 100000")
+    check_flag_seed(args.seed)
+    out = Path(args.out)
+    check_sample_output(out, source_path(args.generator), args.overwrite)
+    generator = load_any(args.generator)
+    labels = None
+    if args.label is not None:
+        if not is_conditional(generator):
+            raise ValueError(f"--class: {args.generator} is not a conditional generator; leave --class out")
+        names = list(generator.class_names)
+        number = int(args.label) if args.label.isdecimal() and args.label.isascii() else -1
+        label = names.index(args.label) if args.label in names else number
+        if not 0 <= label < len(names):
+            choices = f"a number from 0 to {len(names) - 1} or one of {', '.join(names)}"
+            raise ValueError(f"--class {args.label!r}: choose {choices}")
+        labels = torch.full((args.count,), label)
+    images = generate(generator, args.count, seed=args.seed, labels=labels)
+    if out.suffix.lower() == ".pt":
+        atomic_save(images, out)
+    elif out.suffix:
+        save_grid(images, out, nrow=min(10, args.count))
+    else:
+        out.mkdir(parents=True)
+        for index, image in enumerate(images):
+            save_grid(image.unsqueeze(0), out / f"sample_{index:05d}.png", nrow=1)
+    return f"wrote {args.count} images to {out}"
+
+
+def run_train_classifier(config: ClassifierConfig, output: str, overwrite: bool = False) -> float:
+    """The ``train-classifier`` command: check where it will save, train, report test accuracy, save."""
+    check_output(output, [], overwrite)
+    folder = Path(output).resolve().parent
+    folder.mkdir(parents=True, exist_ok=True)
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"--output {output}: cannot write into {folder}; choose another --output")
+    device = pick_device(config.device)
+    train_split, test_split = load_fashion_mnist(train=True), load_fashion_mnist(train=False)
+    model, accuracy = train_classifier(config, train_split, test_split, device)
+    print(f"saved {save_classifier(model.cpu(), config, accuracy, output)} (test accuracy {accuracy:.2%})")
+    return accuracy
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Run the parsed command; what it prints goes to stdout."""
+    if args.command == "evaluate":
+        print(evaluate_paths(args.paths, args.samples, args.seed, args.inception))
+    elif args.command == "train-classifier":
+        config = ClassifierConfig(args.epochs, args.batch_size, args.lr, args.seed, args.device)
+        run_train_classifier(config, args.output, args.overwrite)
+    elif args.command == "sample":
+        print(run_sample(args))
+    elif args.command == "export":
+        print(f"wrote {export_generator(args.checkpoint, args.output, args.overwrite)}")
+    else:
+        return run_train(args)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    matplotlib.use("Agg")
+    args = build_parser().parse_args(argv)
+    try:
+        return run_command(args)
+    except DiskFullError as error:  # not bad input: the same command works once there is room
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as error:  # bad input, a missing or unwritable file: one line
+        print(f"error: {in_flags(str(error))}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted (Ctrl-C)", file=sys.stderr)
+        return 130
