@@ -9,7 +9,7 @@ starting from the textbook settings (batches of 128 and `reference.TEXTBOOK_SETT
 DCGAN, both learning rates 2e-4 and dropout 0.3) and changing only what it names; its weight
 average is then scored on 10,000 samples with the project's `evaluate` metrics against 10,000
 training images, as `quality.py` does. This is how the DCGAN's defaults in
-`gan_helpers.config.DEFAULTS` were chosen (benchmarks/README.md).
+`gan_helpers.kinds.KINDS["dcgan"].defaults` were chosen (benchmarks/README.md).
 """
 
 from __future__ import annotations

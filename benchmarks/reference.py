@@ -19,7 +19,7 @@ from torchvision import datasets, transforms
 
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import DATA_DIR, load_fashion_mnist
-from gan_helpers.models import build_discriminator, build_generator
+from gan_helpers.kinds import build_discriminator, build_generator
 
 # Where the package's defaults depart from the textbook settings, the textbook loop keeps the latter:
 # for the DCGAN, the paper's batches of 128 (passed in) and learning rates of 2e-4, and dropout 0.3

@@ -13,49 +13,24 @@ Ctrl-C, status 130.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
 from pathlib import Path
 
 import matplotlib
-import matplotlib.pyplot as plt
 import torch
 
-from gan_helpers.config import (
-    DEVICES,
-    SAMPLES_DIR,
-    ClassifierConfig,
-    DiskFullError,
-    TrainConfig,
-    atomic_save,
-    atomic_write,
-    pick_device,
-)
-from gan_helpers.data import DATASETS, load_fashion_mnist, take_subset, unscale
-from gan_helpers.display import image_formats, plot_run, save_grid
-from gan_helpers.evaluation import (
-    Reference,
-    evaluate_conditional,
-    evaluate_generator,
-    evaluate_real,
-    format_table,
-    train_classifier,
-)
-from gan_helpers.models import MODEL_KINDS, check_seed, generate, is_conditional, metric_samples
-from gan_helpers.runs import (
-    WEIGHTS_DIR,
-    Run,
-    check_output,
-    export_generator,
-    load_generator,
-    load_pretrained,
-    load_run,
-    new_run,
-    save_classifier,
-)
+from gan_helpers.config import DEVICES, SAMPLES_DIR, ClassifierConfig, TrainConfig
+from gan_helpers.data import DATASETS, load_fashion_mnist
+from gan_helpers.evaluation import evaluation_report, train_classifier
+from gan_helpers.files import DiskFullError, atomic_save
+from gan_helpers.images import image_formats, save_grid
+from gan_helpers.kinds import MODEL_KINDS
+from gan_helpers.models import check_seed, generate, is_conditional
+from gan_helpers.runs import load_run, new_run, pick_device
 from gan_helpers.training import TrainingDivergedError, train
+from gan_helpers.weights import check_output, export_generator, load_any, save_classifier, source_path
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -206,11 +181,8 @@ def run_train(args: argparse.Namespace) -> int:
     try:
         train(run, progress=not args.quiet, overwrite=args.overwrite)
     except (TrainingDivergedError, DiskFullError) as error:
-        if not isinstance(error, DiskFullError):  # a full disk would refuse the report too
-            write_report(run)
         print(f"error: {error}", file=sys.stderr)
         return 1
-    write_report(run)
     if not run.finished:  # Ctrl-C: a checkpoint was saved after the current batch
         print(
             f"Stopped at epoch {run.epoch + 1}, batch {run.batch}. Continue with:\n"
@@ -222,84 +194,16 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> tuple[float | None, str]:
-    """Inception-v3 FID via torchmetrics when it and its weights are available; else (None, why)."""
-    try:
-        from torchmetrics.image.fid import FrechetInceptionDistance
-    except ImportError:
-        return None, "Inception FID skipped: torchmetrics is not installed (pip install torchmetrics[image])"
-    try:
-        fid = FrechetInceptionDistance(feature=2048)
-        for images, is_real in ((real, True), (fake, False)):
-            rgb = (images if images.dtype == torch.uint8 else unscale(images)).expand(-1, 3, -1, -1)
-            for start in range(0, len(rgb), 500):
-                fid.update(rgb[start : start + 500], real=is_real)
-        return fid.compute().item(), "Inception FID (torchmetrics)"
-    except Exception as error:  # e.g. the Inception weights cannot be downloaded offline
-        return None, f"Inception FID skipped: {type(error).__name__}: {str(error).splitlines()[0][:120]}"
-
-
-
 def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, inception: bool = False) -> str:
     """The ``evaluate`` command: a table for generator files (or shipped names) and real data."""
     if not 20 <= samples <= 60_000:
         raise ValueError(f"--samples {samples}: must be from 20 to 60000 (the training images compared with)")
     check_flag_seed(seed)
-    generators = [load_any(path) for path in paths]  # every file checked before any work
-    reference = Reference.build(count=samples, seed=seed)
-    test = load_fashion_mnist(train=False)
-    real_label = "real (test)" if samples <= len(test) else "real (test)*"
-    rows, notes = {real_label: evaluate_real(reference, samples, test)}, []
-    if samples > len(test):
-        notes.append(f"* all {len(test)} test images: the test split has no more")
-    if inception:
-        real = take_subset(load_fashion_mnist(train=True), samples, seed=seed).images
-    for number, (path, generator) in enumerate(zip(paths, generators, strict=True), start=1):
-        label = path if path not in rows else f"{path} (#{number})"  # as typed; a repeat keeps its row
-        rows[label] = row = evaluate_generator(generator, reference, samples, seed)
-        if inception:
-            value, note = inception_fid(real, metric_samples(generator, samples, seed))
-            notes.append(f"{path}: {note}" + (f" = {value:.2f}" if value is not None else ""))
-        if is_conditional(generator):
-            report = evaluate_conditional(generator, samples // 10, seed, reference=reference)
-            notes.append(f"{path}: conditional accuracy, {samples // 10} samples per class\n{report.table()}")
-        del row["class share"]
-    header = (
-        f"{samples} samples per row (noise seed {seed}); features: the project's classifier "
-        f"(test accuracy {reference.classifier.test_accuracy:.2%}); compared with {samples} training images"
-    )
-    return "\n".join([header, format_table(rows), *notes])
-
-
-def write_report(run: Run) -> None:
-    """Write ``history.json`` and ``losses.png`` into the run folder, each atomically."""
-    atomic_write(run.run_dir / "history.json", lambda file: file.write(json.dumps(run.history).encode()))
-    if run.history.get("step"):
-        fig = plot_run(run.history, run.config.model)
-        atomic_write(run.run_dir / "losses.png", lambda file: fig.savefig(file, format="png", dpi=100))
-        plt.close(fig)
-
-
-def shipped_names() -> list[str]:
-    """The model kinds whose trained generator ships with the package."""
-    return [kind for kind in MODEL_KINDS if (WEIGHTS_DIR / f"{kind}.pt").is_file()]
-
-
-def source_path(name: str) -> Path:
-    """The file behind a generator argument: a shipped name's weights, or the path itself."""
-    return WEIGHTS_DIR / f"{name}.pt" if name in MODEL_KINDS else Path(name)
-
-
-def load_any(name: str) -> torch.nn.Module:
-    """A shipped generator by model name, or the generator in a checkpoint or exported file."""
-    if name in MODEL_KINDS:
-        return load_pretrained(name)
-    if not Path(name).exists():
-        raise FileNotFoundError(
-            f"no checkpoint at {name}: give a checkpoint or exported file, or a shipped generator "
-            f"({', '.join(shipped_names())})"
-        )
-    return load_generator(name)
+    generators = {}
+    for number, path in enumerate(paths, start=1):  # every file checked before any work
+        label = path if path not in generators else f"{path} (#{number})"  # as typed; a repeat keeps its row
+        generators[label] = load_any(path)
+    return evaluation_report(generators, samples, seed, inception)
 
 
 def check_flag_seed(seed: int) -> None:

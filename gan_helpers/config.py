@@ -1,40 +1,22 @@
-"""Configuration: the validated ``TrainConfig`` shared by notebooks and the command line, the
-classifier's config, which device to train on, and where run outputs go: a run's folder, locked
-while it trains, and files written whole (atomically)."""
+"""Configuration: the validated ``TrainConfig`` of a training run, shared by the notebooks and
+the command line, and the classifier's ``ClassifierConfig``. A bad value is a ValueError."""
 
 from __future__ import annotations
 
 import dataclasses
-import errno
-import io
 import numbers
-import os
-import shutil
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import torch
 
 from gan_helpers.data import DATA_DIR, DATASETS, get_spec, project_dir
-from gan_helpers.models import MODEL_KINDS, SEED_RANGE
+from gan_helpers.kinds import MODEL_KINDS, get_kind
+from gan_helpers.losses import GENERATOR_LOSSES
+from gan_helpers.models import SEED_RANGE
 
 SAMPLES_DIR = project_dir() / "generated_samples"
 
-# Settings recommended for each model: learning rates and Adam betas of the DCGAN paper and of
-# Gulrajani et al. (2017); the DCGAN's batch, generator rate and dropout chosen by measurement
-# (benchmarks/recipes.py: FD after 5 epochs 19.4 against 43.8 with the textbook settings, batches
-# of 128, both rates 2e-4 and dropout 0.3).
-DEFAULTS = {
-    "mlp": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 40},
-    "dcgan": {"lr_g": 4e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10,
-              "batch_size": 32, "dropout": 0.0},
-    "wgan-gp": {"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "num_epochs": 20},
-    "cgan": {"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10},
-}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -81,10 +63,9 @@ class TrainConfig:
     @classmethod
     def for_model(cls, model: str, **overrides) -> TrainConfig:
         """The recommended configuration for ``model``, with ``overrides`` applied."""
-        if model not in DEFAULTS:
-            raise ValueError(f"model {model!r} is unknown; choose one of {', '.join(MODEL_KINDS)}")
+        defaults = get_kind(model).defaults
         check_field_names(overrides)
-        return cls(**{"model": model, **DEFAULTS[model], **overrides})
+        return cls(**{"model": model, **defaults, **overrides})
 
     def __setattr__(self, name: str, value) -> None:
         if "_checked" in self.__dict__:  # after creation: check the changed config as a whole first
@@ -115,7 +96,7 @@ class TrainConfig:
             _float_range(name, getattr(self, name), low, high)
         for name, low, high in _CLOSED_RANGES:
             _float_range(name, getattr(self, name), low, high, closed=True)
-        _choice("generator_loss", self.generator_loss, GENERATOR_LOSSES)
+        _choice("generator_loss", self.generator_loss, tuple(GENERATOR_LOSSES))
         ok = isinstance(self.ema_decay, numbers.Real) and not isinstance(self.ema_decay, bool)
         if not ok or not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"TrainConfig.ema_decay = {self.ema_decay!r}: must be a number in [0, 1)")
@@ -192,7 +173,6 @@ _INT_RANGES = [
 ]
 _FLOAT_RANGES = [("lr_g", 0.0, 1.0), ("lr_d", 0.0, 1.0), ("subset", 0.0, 1.0)]  # (low, high]
 _CLOSED_RANGES = [("gp_weight", 0.0, 1e4), ("dropout", 0.0, 0.95)]  # [low, high]
-GENERATOR_LOSSES = ("non-saturating", "saturating")
 
 
 def _is_sequence(value) -> bool:
@@ -228,23 +208,6 @@ def _device_name(name: str) -> None:
             ) from None
 
 
-def pick_device(name: str = "auto") -> torch.device:
-    """``"auto"`` gives the best device present; otherwise the named one, if it exists."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError as error:
-        raise ValueError(f"device {name!r} is not a device name; use auto, cpu, cuda or mps") from error
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use auto or cpu")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError("device 'mps' was asked for but Apple MPS is not available; use auto or cpu")
-    return device
 
 
 @dataclass
@@ -264,113 +227,3 @@ class ClassifierConfig:
                 raise ValueError(f"ClassifierConfig.{name} = {value!r}: must be an integer >= {low}")
         if not 0 < self.lr <= 1:
             raise ValueError(f"ClassifierConfig.lr = {self.lr!r}: must be a number in (0, 1]")
-
-
-# --- A run's folder: files written whole, no second run mixed in, no run replaced by mistake.
-
-
-class DiskFullError(OSError):
-    """A file did not fit on its disk; the file it was to replace is kept as it was."""
-
-
-def atomic_write(path: str | Path, write: Callable[[BinaryIO], None], size: int = 0) -> Path:
-    """Call ``write(file)`` on a temporary file, then rename it to ``path``: never half a file.
-
-    A reader sees the old file or the new one; a crash leaves a ``*.tmp`` file, which the next
-    training in that folder removes. ``size`` (bytes, when known) is checked against the free
-    space first; a full disk is a ``DiskFullError`` that names the file and the space needed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(path.parent).free
-    if size > free:
-        raise disk_full(path, size, free)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            write(file)
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; these are ordinary data
-        os.replace(temporary, path)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError) and error.errno == errno.ENOSPC:
-            raise disk_full(path, size, shutil.disk_usage(path.parent).free) from error
-        raise
-    return path
-
-
-def disk_full(path: Path, size: int, free: int) -> DiskFullError:
-    """The one-line error for a file that does not fit."""
-    need = f"{size / 1e6:.1f} MB needed, " if size else ""
-    kept = f"; the previous {path.name} is kept" if path.exists() else ""
-    return DiskFullError(
-        f"cannot write {path}: the disk is full ({need}{free / 1e6:.1f} MB free){kept}. Free some space "
-        "or write elsewhere (--output-dir)",
-    )
-
-
-def atomic_save(obj: dict, path: str | Path) -> Path:
-    """``torch.save`` through ``atomic_write``, serialised first so its size is known."""
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    data = buffer.getbuffer()
-    return atomic_write(path, lambda file: file.write(data), size=len(data))
-
-
-RUN_FILES = ("checkpoint.pt", "history.json", "losses.png", "epoch_*.png", "*.tmp")
-
-
-@contextmanager
-def run_folder(run, overwrite: bool) -> Iterator[None]:
-    """Make sure the run folder can be written and holds no other run; lock it while training."""
-    folder = run.run_dir
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        lock = open(folder / ".lock", "a+")  # noqa: SIM115  (held open until training ends)
-    except OSError as error:
-        raise ValueError(
-            f"cannot write the run into {folder} ({error.strerror or error}); choose another output_dir "
-            "(--output-dir) or run_name (--run-name)"
-        ) from error
-    with lock:
-        take_lock(lock, folder)
-        checkpoint = run.checkpoint_path
-        ours = run.source is not None and run.source.resolve() == checkpoint.resolve()
-        if checkpoint.exists() and not ours and not overwrite:
-            raise ValueError(
-                f"{folder} already holds a run ({checkpoint.name}); continue it with --resume "
-                f"{checkpoint} (load_run), or replace it with --overwrite (overwrite=True), or choose "
-                "another --run-name"
-            )
-        for stale in folder.glob("*.tmp"):  # left by a process killed while saving; we hold the lock
-            stale.unlink(missing_ok=True)
-        yield
-
-
-def take_lock(lock, folder: Path) -> None:
-    """An OS lock on the run folder: a second training into it is refused, naming the first."""
-    try:
-        import fcntl  # POSIX only: elsewhere two trainings into one folder are not prevented
-    except ImportError:
-        return
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.seek(0)
-        holder = lock.read().strip() or "another process"
-        raise ValueError(
-            f"{folder} is in use by another training ({holder}); wait for it to end, or choose "
-            "another --run-name"
-        ) from None
-    lock.seek(0)
-    lock.truncate()
-    lock.write(f"process {os.getpid()}")
-    lock.flush()
-
-
-def remove_run_files(folder: Path, keep: Path | None = None) -> None:
-    """Delete what an earlier run wrote into ``folder`` (``overwrite``), except ``keep``."""
-    for pattern in RUN_FILES:
-        for path in folder.glob(pattern):
-            if keep is None or path.resolve() != keep.resolve():
-                path.unlink(missing_ok=True)

@@ -127,14 +127,6 @@ def read_idx(path: str | Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
 
 
-def write_idx(path: str | Path, array: np.ndarray) -> None:
-    """Write a uint8 array as an IDX file (gzipped if ``path`` ends in ``.gz``)."""
-    array = np.ascontiguousarray(array, dtype=np.uint8)
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
-    data, path = header + array.tobytes(), Path(path)
-    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
-
-
 # --- Loading a split.
 
 

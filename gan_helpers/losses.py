@@ -1,5 +1,6 @@
 """What each player minimises: the GAN losses (chapter 02), the Wasserstein losses and the
 gradient penalty (chapter 04). Each takes raw scores (logits) and returns a scalar tensor.
+``GENERATOR_LOSSES`` names the generator's choices: the config, the panels and chapter 07 read it.
 
 Chapters 02 and 04 define these functions in their cells; ``tools/export_code.py --check`` (run
 by the tests) fails if a notebook's version and this file's ever differ.
@@ -27,6 +28,9 @@ def generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 def saturating_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
     """The minimax game's log(1 - D(G(z))): its gradient vanishes when D easily spots the fakes."""
     return -F.binary_cross_entropy_with_logits(logits_fake, torch.zeros_like(logits_fake))
+
+
+GENERATOR_LOSSES = {"non-saturating": generator_loss, "saturating": saturating_generator_loss}
 
 
 def critic_loss(scores_real: torch.Tensor, scores_fake: torch.Tensor) -> torch.Tensor:

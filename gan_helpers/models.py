@@ -16,8 +16,6 @@ import torch
 from torch import nn
 
 IMAGE_SHAPE = (1, 28, 28)
-MODEL_KINDS = ("mlp", "dcgan", "wgan-gp", "cgan")
-UNCONDITIONAL_KINDS = ("mlp", "dcgan", "wgan-gp")
 
 
 class MLPGenerator(nn.Module):
@@ -207,37 +205,10 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-def build_generator(kind: str, latent_dim: int = 100, num_classes: int = 10) -> nn.Module:
-    """The generator for a model kind, initialised (``num_classes`` matters for cgan only)."""
-    check_kind(kind)
-    if kind == "cgan":
-        generator = ConditionalGenerator(latent_dim, num_classes)
-    else:
-        generator = MLPGenerator(latent_dim) if kind == "mlp" else DCGANGenerator(latent_dim)
-    generator.apply(init_weights)
-    return generator
 
 
-def build_discriminator(kind: str, num_classes: int = 10, dropout: float = 0.3) -> nn.Module:
-    """The discriminator (or, for WGAN-GP, the critic) for a model kind, initialised.
-
-    ``dropout`` matters for the DCGAN and conditional discriminators only.
-    """
-    check_kind(kind)
-    if kind == "cgan":
-        discriminator = ProjectionDiscriminator(num_classes, dropout=dropout)
-    elif kind == "dcgan":
-        discriminator = DCGANDiscriminator(dropout=dropout)
-    else:
-        discriminator = MLPDiscriminator() if kind == "mlp" else Critic()
-    discriminator.apply(init_weights)
-    return discriminator
 
 
-def check_kind(kind: str) -> None:
-    """Raise a ValueError naming the valid kinds if ``kind`` is not one of them."""
-    if kind not in MODEL_KINDS:
-        raise ValueError(f"model kind {kind!r} is unknown; choose one of {', '.join(MODEL_KINDS)}")
 
 
 def is_conditional(model: nn.Module) -> bool:
@@ -248,11 +219,6 @@ def is_conditional(model: nn.Module) -> bool:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def predict_proba(discriminator: nn.Module, images: torch.Tensor, *labels: torch.Tensor) -> torch.Tensor:
-    """The discriminator's probability that each image is real (for ``labels``, if conditional)."""
-    return torch.sigmoid(discriminator(images, *labels))
 
 
 # --- Drawing images from a generator.

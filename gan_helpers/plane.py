@@ -15,23 +15,14 @@ import math
 import time
 from dataclasses import dataclass, field
 
-import ipywidgets as widgets
-import matplotlib.pyplot as plt
-import numpy as np
 import torch
-from IPython.display import HTML
-from matplotlib.animation import FuncAnimation
 from torch import nn
 
-from gan_helpers.display import LAYOUT, STYLE, Refused, log_slider
-from gan_helpers.losses import generator_loss, saturating_generator_loss, wasserstein_generator_loss
-from gan_helpers.training import critic_step, gan_step, generator_step
+from gan_helpers.losses import GENERATOR_LOSSES, wasserstein_generator_loss
+from gan_helpers.steps import critic_step, gan_step, generator_step
 
-GENERATOR_LOSSES = {
-    "non-saturating": generator_loss,
-    "saturating": saturating_generator_loss,
-    "wgan-gp": wasserstein_generator_loss,
-}
+# What the generator minimises, by name: chapter 02's losses, and chapter 04's against a critic.
+OBJECTIVES = {**GENERATOR_LOSSES, "wgan-gp": wasserstein_generator_loss}
 
 
 # --- Data: every distribution is a set of centres, each belonging to a mode, plus Gaussian noise.
@@ -174,9 +165,11 @@ class PointConfig:
     def __post_init__(self) -> None:
         if self.data not in DISTRIBUTIONS:
             raise ValueError(f"data must be one of {', '.join(DISTRIBUTIONS)}, not {self.data!r}")
-        if self.objective not in GENERATOR_LOSSES:
-            choices = ", ".join(GENERATOR_LOSSES)
+        if self.objective not in OBJECTIVES:
+            choices = ", ".join(OBJECTIVES)
             raise ValueError(f"objective must be one of {choices}, not {self.objective!r}")
+        if isinstance(self.seed, bool) or int(self.seed) != self.seed or not 0 <= self.seed < 2**31:
+            raise ValueError(f"seed must be a whole number from 0 to 2147483647, not {self.seed!r}")
         for name in ("steps", "batch_size", "n_critic", "latent_dim", "width", "num_frames", "num_samples"):
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
@@ -236,7 +229,7 @@ def generator_push(discriminator: nn.Module, objective: str, fake: torch.Tensor)
     point's own pull, the same whatever the number of points.
     """
     fake = fake.detach().requires_grad_(True)
-    loss_g = GENERATOR_LOSSES[objective](discriminator(fake))
+    loss_g = OBJECTIVES[objective](discriminator(fake))
     (gradient,) = torch.autograd.grad(loss_g, fake)
     return -gradient * len(fake)
 
@@ -279,128 +272,9 @@ def train_points(
             generator_step(generator, discriminator, opt_g, config.batch_size, real.device)
         else:
             real = data.sample(config.batch_size, rng)
-            objective = GENERATOR_LOSSES[config.objective]  # which of chapter 02's losses G minimises
+            objective = OBJECTIVES[config.objective]  # which of chapter 02's losses G minimises
             gan_step(generator, discriminator, opt_g, opt_d, real, objective=objective)
         if step % every == 0 or step == config.steps:
             run.frames.append(snapshot(run, noise, step))
     run.seconds = time.perf_counter() - start
     return run
-
-
-# --- Pictures: one frame, an animation, a slider over the frames, coverage over training.
-
-FAKE_COLOUR, PUSH_COLOUR, ARROWS = "tab:orange", "magenta", 150  # arrows on the first 150 points
-
-
-def draw_frame(run: PointRun, index: int = -1, ax=None, colorbar: bool = False):
-    """D's field as filled contours, real points (black), generated points (orange), their push (magenta)."""
-    ax = ax or plt.gca()
-    frame, limit = run.frames[index], plane_limit(run.data)
-    axis = plane_axis(run.data).numpy()
-    if run.config.objective == "wgan-gp":  # a score: only its differences mean something
-        filled = ax.contourf(axis, axis, frame.field.numpy(), levels=20, cmap="viridis")
-    else:
-        filled = ax.contourf(axis, axis, frame.field.numpy(), levels=np.linspace(0, 1, 11), cmap="RdBu_r")
-    if colorbar:
-        label = "critic's score" if run.config.objective == "wgan-gp" else "D(x): probability real"
-        plt.colorbar(filled, ax=ax, label=label)
-    real = run.data.sample(1000, torch.Generator().manual_seed(0)).numpy()
-    fake, push = frame.fake.numpy(), frame.push.numpy()
-    ax.scatter(real[:, 0], real[:, 1], s=2, c="black", label="real")
-    ax.scatter(fake[:, 0], fake[:, 1], s=2, c=FAKE_COLOUR, label="generated")
-    ax.quiver(*fake[:ARROWS].T, *push[:ARROWS].T, color=PUSH_COLOUR, angles="xy",
-              scale_units="xy", scale=arrow_scale(run), width=0.004)  # fmt: skip
-    cover = frame.coverage
-    ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", xticks=[], yticks=[])
-    ax.set_title(f"{run.config.objective}, step {frame.step}: {cover.covered}/{cover.num_modes} modes, "
-                 f"{cover.high_quality:.0%} high quality", fontsize=9)  # fmt: skip
-    return ax
-
-
-def arrow_scale(run: PointRun) -> float:
-    """One scale for all frames of a run, so a weaker push shows as a shorter arrow."""
-    norms = torch.cat([frame.push[:ARROWS].norm(dim=1) for frame in run.frames])
-    return float(norms.quantile(0.95).clamp(min=1e-12)) / (0.12 * plane_limit(run.data))
-
-
-def animate(run: PointRun, every: int = 3, interval: int = 200, size: float = 4.5) -> HTML:
-    """Every ``every``-th frame as an animation with play controls (JavaScript, no video encoder)."""
-    fig, ax = plt.subplots(figsize=(size, size))
-
-    def update(index: int) -> None:
-        ax.clear()
-        draw_frame(run, index, ax)
-
-    frames = [*range(0, len(run.frames), every)]
-    frames += [len(run.frames) - 1] if frames[-1] != len(run.frames) - 1 else []  # always the last one
-    html = FuncAnimation(fig, update, frames=frames, interval=interval).to_jshtml(default_mode="once")
-    plt.close(fig)
-    return HTML(html)
-
-
-def frame_slider(runs: dict[str, PointRun], size: float = 4.0) -> widgets.interactive:
-    """A slider over the saved frames, drawing the same frame of each run side by side."""
-    count = min(len(run.frames) for run in runs.values())
-
-    def draw(frame: int) -> None:
-        _, axes = plt.subplots(1, len(runs), figsize=(size * len(runs), size), squeeze=False)
-        for ax, run in zip(axes[0], runs.values(), strict=True):
-            draw_frame(run, frame, ax)
-        plt.show()
-
-    slider = widgets.IntSlider(count - 1, min=0, max=count - 1, description="frame", continuous_update=False)
-    return widgets.interactive(draw, frame=slider)
-
-
-def plot_coverage(runs: dict[str, PointRun]):
-    """Modes covered and the share of high-quality points over training, one line per run."""
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.2))
-    for name, run in runs.items():
-        steps = [frame.step for frame in run.frames]
-        left.plot(steps, [frame.coverage.covered for frame in run.frames], label=name)
-        right.plot(steps, [frame.coverage.high_quality for frame in run.frames], label=name)
-    num_modes = next(iter(runs.values())).data.num_modes
-    left.set(xlabel="generator step", ylabel="modes covered", ylim=(0, num_modes + 0.5))
-    right.set(xlabel="generator step", ylabel="share of high-quality points", ylim=(0, 1))
-    left.legend(fontsize=8)
-    return fig
-
-
-def plot_modes(run: PointRun, ax=None):
-    """Which modes the generated points sit in, frame by frame: mode hopping shows as moving bright cells."""
-    ax = ax or plt.gca()
-    counts = torch.tensor([frame.coverage.counts for frame in run.frames], dtype=torch.float).T
-    steps = [frame.step for frame in run.frames]
-    share = (counts / run.config.num_samples).numpy()
-    image = ax.imshow(share, aspect="auto", cmap="magma", origin="lower", interpolation="nearest",
-                      extent=(steps[0], steps[-1], -0.5, run.data.num_modes - 0.5))  # fmt: skip
-    plt.colorbar(image, ax=ax, label="share of generated points")
-    ax.set(xlabel="generator step", ylabel="mode", title=f"{run.config.objective}: points per mode")
-    return ax
-
-
-def point_panel(**overrides) -> widgets.interactive:
-    """Sliders for a 2-D run; ``panel.result`` is the validated PointConfig (or the refusal)."""
-    base = PointConfig(**overrides)
-    controls = {
-        "data": widgets.Dropdown(options=list(DISTRIBUTIONS), value=base.data, description="data"),
-        "objective": widgets.Dropdown(
-            options=list(GENERATOR_LOSSES), value=base.objective, description="objective"
-        ),
-        "lr_g": log_slider(base.lr_g, "generator lr", low=-5, high=-1),
-        "lr_d": log_slider(base.lr_d, "discriminator lr", low=-5, high=-1),
-        "n_critic": widgets.IntSlider(base.n_critic, min=1, max=10, description="n_critic (WGAN-GP)"),
-        "steps": widgets.IntSlider(base.steps, min=100, max=10_000, step=100, description="generator steps"),
-        "seed": widgets.IntText(base.seed, description="seed"),
-    }
-    for control in controls.values():
-        control.style, control.layout = STYLE, LAYOUT
-
-    def make_config(**values) -> PointConfig | Refused:
-        try:
-            return base.replace(**values)
-        except ValueError as error:  # one line in the panel, and the training cell refuses too
-            print(f"refused: {error}")
-            return Refused(str(error))
-
-    return widgets.interactive(make_config, **controls)

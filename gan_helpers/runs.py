@@ -1,29 +1,21 @@
-"""A training run and its files: the run's state, checkpoints (written atomically, loaded
-safely with ``weights_only=True``, on any device), and the exported and shipped weights."""
+"""A training run: its state (networks, optimizers, the weight average, its place in the data),
+the device it trains on, and its checkpoint, written atomically and loaded safely
+(``weights_only=True``) on any device to continue exactly where it stopped."""
 
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from gan_helpers.config import ClassifierConfig, TrainConfig, atomic_save, check_field_names, pick_device
-from gan_helpers.models import (
-    FashionClassifier,
-    build_discriminator,
-    build_generator,
-    check_kind,
-    generate_from,
-    grid_labels,
-    init_weights,
-    is_conditional,
-)
-from gan_helpers.speed import memory_format
-
-WEIGHTS_DIR = Path(__file__).parent / "weights"
+from gan_helpers.config import TrainConfig, check_field_names
+from gan_helpers.files import atomic_save
+from gan_helpers.kinds import build_discriminator, build_generator
+from gan_helpers.models import generate_from, grid_labels, init_weights, is_conditional
+from gan_helpers.speed import adam, memory_format
 
 SAMPLE_COUNT = 100  # fixed noise vectors: a 10x10 grid watched over the whole run
 
@@ -43,6 +35,7 @@ class Run:
     epoch: int = 0  # completed epochs
     batch: int = 0  # batches done in the current epoch
     step: int = 0  # batches done in all
+    generator_steps: int = 0  # generator updates in all (the weight average's clock)
     ema: nn.Module | None = None  # the average of the generator's weights (config.ema_decay > 0)
     source: Path | None = None  # the checkpoint this run last wrote or was loaded from
     changes: list[str] = field(default_factory=list)  # settings a resume changed, for the log
@@ -122,10 +115,6 @@ def new_run(
     return Run(config, generator, discriminator, opt_g, opt_d, fixed_noise, device, ema=ema)
 
 
-def adam(model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
-    """Adam; on CUDA fused (one kernel for all parameters) and capturable (CUDA graphs can record it)."""
-    cuda = device.type == "cuda"  # on the CPU the default implementation is as fast
-    return torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=cuda or None, capturable=cuda)
 
 
 # --- Checkpoints.
@@ -146,7 +135,12 @@ def save_checkpoint(run: Run, path: str | Path | None = None) -> Path:
         "opt_d": run.opt_d.state_dict(),
         "fixed_noise": run.fixed_noise.cpu(),
         "history": run.history,
-        "position": {"epoch": run.epoch, "batch": run.batch, "step": run.step},
+        "position": {
+            "epoch": run.epoch,
+            "batch": run.batch,
+            "step": run.step,
+            "generator_steps": run.generator_steps,
+        },
         "rng_cpu": torch.get_rng_state(),
         "rng_cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -215,7 +209,9 @@ def load_run(
     load_optimizer(run.opt_d, state["opt_d"], run.config.lr_d, run.config.betas)
     run.fixed_noise = state["fixed_noise"].to(run.device)
     run.history = {key: list(values) for key, values in state["history"].items()}
-    run.epoch, run.batch, run.step = (state["position"][k] for k in ("epoch", "batch", "step"))
+    position = state["position"]
+    run.epoch, run.batch, run.step = (position[k] for k in ("epoch", "batch", "step"))
+    run.generator_steps = position.get("generator_steps", run.step)  # older checkpoints: one per batch
     run.source = path
     now = run.config.to_dict()
     run.changes = [
@@ -300,103 +296,36 @@ def load_weights(model: torch.nn.Module, weights: dict, kind: str, expected: str
         ) from error
 
 
-# --- Exported generators, shipped weights and the classifier.
 
 
-def check_output(output: str | Path, inputs: list[str | Path], overwrite: bool = False) -> Path:
-    """Refuse an output file that is one of the inputs, or that exists (unless ``overwrite``)."""
-    output = Path(output)
-    if output.is_dir():
-        example = output / "generator.pt"
-        raise ValueError(f"{output} is a folder; give the file to write, for example {example}")
-    if any(Path(source).resolve() == output.resolve() for source in inputs):
-        raise ValueError(f"{output} is also the input: writing it would destroy it; give another file name")
-    if output.exists() and not overwrite:
-        raise ValueError(f"{output} exists; pass --overwrite (overwrite=True) to replace it, or a new name")
-    return output
 
 
-def export_generator(checkpoint: str | Path, output: str | Path, overwrite: bool = False) -> Path:
-    """Keep only the generator of a training checkpoint, in half precision (a few MB).
-
-    Exporting an exported file copies it. An existing ``output`` is replaced only if ``overwrite``.
-    """
-    output = check_output(output, [checkpoint], overwrite)
-    state = read_checkpoint(checkpoint)
-    if "generator" not in state:
-        what = "the metrics' classifier" if state["kind"] == "classifier" else f"a {state['kind']!r} model"
-        raise ValueError(f"{checkpoint} holds {what}, not a generator; export a training checkpoint.pt")
-    generator = state.get("ema") or state["generator"]  # the averaged weights, where the run kept them
-    weights = {k: v.half() if v.is_floating_point() else v for k, v in generator.items()}
-    # A training checkpoint is averaged if it kept the average; an exported file keeps its flag.
-    averaged = bool(state["ema"]) if "ema" in state else bool(state.get("averaged"))
-    exported = {
-        "format": state["format"],
-        "kind": state["kind"],
-        "config": state["config"],
-        "position": state["position"],
-        "generator": weights,
-        "averaged": averaged,
-        "fixed_noise": state["fixed_noise"],
-        "history": state["history"],  # small, and lets a notebook show how training went
-    }
-    return atomic_save(exported, output)
 
 
-def load_generator(
-    path: str | Path, device: str | torch.device = "cpu", kind: str | None = None, averaged: bool = True
-) -> nn.Module:
-    """The generator of a training checkpoint or an exported file, in eval mode.
-
-    ``averaged``: the average of its weights where the checkpoint keeps one (``ema_decay``), else
-    the last weights. With ``kind``, a file that holds another model is refused naming both.
-    """
-    state = read_checkpoint(path)
-    if "generator" not in state:
-        raise ValueError(f"{path} holds a {state['kind']!r} model, not a generator")
-    config = TrainConfig.from_dict(state["config"])
-    with torch.random.fork_rng(devices=[]):  # loading never moves the global random state
-        generator = build_generator(state["kind"], config.latent_dim, config.num_classes)
-    weights = state.get("ema") if averaged and state.get("ema") else state["generator"]
-    load_weights(generator, weights, state["kind"], kind or state["kind"], path)
-    generator.kind, generator.class_names = state["kind"], config.class_names
-    return generator.to(device).eval()
 
 
-def load_pretrained(kind: str, device: str | torch.device = "cpu") -> nn.Module:
-    """The shipped generator for ``kind`` ("mlp", "dcgan", "wgan-gp" or "cgan"), in eval mode."""
-    check_kind(kind)
-    path = WEIGHTS_DIR / f"{kind}.pt"
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"no shipped weights for {kind!r} at {path}; train them with "
-            f"`python -m gan_helpers train {kind}` and load the checkpoint with load_generator"
-        )
-    return load_generator(path, device, kind)
 
 
-def load_history(kind: str) -> dict[str, list[float]]:
-    """The training history (losses per logged batch) stored with a shipped generator."""
-    check_kind(kind)
-    return read_checkpoint(WEIGHTS_DIR / f"{kind}.pt")["history"]
 
 
-def save_classifier(model: nn.Module, config: ClassifierConfig, accuracy: float, path) -> Path:
-    """Save the trained classifier with its config and test accuracy."""
-    state = {"format": 1, "kind": "classifier", "config": asdict(config),
-             "test_accuracy": accuracy, "classifier": model.state_dict()}  # fmt: skip
-    return atomic_save(state, path)
 
 
-def load_classifier(path: str | Path = WEIGHTS_DIR / "classifier.pt", device="cpu") -> FashionClassifier:
-    """The trained classifier (the shipped one by default), in eval mode."""
-    state = read_checkpoint(path)
-    if state["kind"] != "classifier":
-        raise ValueError(f"{path} holds a {state['kind']!r} model, not the classifier")
-    with torch.random.fork_rng(devices=[]):  # its random first weights are overwritten anyway:
-        model = FashionClassifier()  # drawing them must not move a training run's random state
-    model.load_state_dict(state["classifier"])
-    model.test_accuracy = state["test_accuracy"]
-    return model.to(device).eval()
 
 
+def pick_device(name: str = "auto") -> torch.device:
+    """``"auto"`` gives the best device present; otherwise the named one, if it exists."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device {name!r} is not a device name; use auto, cpu, cuda or mps") from error
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is available; use auto or cpu")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device 'mps' was asked for but Apple MPS is not available; use auto or cpu")
+    return device

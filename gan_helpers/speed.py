@@ -10,6 +10,7 @@ None of it changes what is learned (each has a test that it trains like the plai
 * ``with_fast_paths``: memory layout, bfloat16 autocast and ``torch.compile`` as the config asks,
   and on a GPU each step of the package's own replayed from a CUDA graph (``CudaGraphStep``).
 * ``keep_freed_memory``: on the CPU, malloc keeps freed blocks for the next step.
+* ``adam``: on CUDA, Adam fused into one kernel and capturable by a CUDA graph.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
+
+from gan_helpers.kinds import get_kind
 
 StepFunction = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 WARMUP_CALLS = 3  # eager calls per phase before capture: lazy state (optimizer, cuDNN) settles first
@@ -101,7 +104,7 @@ def fast_layers(run) -> Iterator[None]:
     """Swap the run's plain layers for their twins (and NHWC on the CPU) inside, back after."""
     swapped, hooks = [], []
     for model in (run.generator, run.discriminator):
-        penalty = model is run.discriminator and run.config.model == "wgan-gp"
+        penalty = model is run.discriminator and get_kind(run.config.model).critic
         for name, layer in list(model.named_modules(remove_duplicate=False)):
             twin = fast_twin(layer, penalty)
             if twin is not None:
@@ -130,7 +133,8 @@ def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
 
 def memory_format(config) -> torch.memory_format:
     """Channels-last (NHWC) for convolutional models when the config asks; else the default."""
-    return torch.channels_last if config.channels_last and config.model != "mlp" else torch.contiguous_format
+    convolutional = get_kind(config.model).convolutional
+    return torch.channels_last if config.channels_last and convolutional else torch.contiguous_format
 
 
 def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | None = None) -> StepFunction:
@@ -145,7 +149,7 @@ def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | Non
     if cfg.compile:  # in place, so state_dict keys and checkpoints stay the same
         options = INDUCTOR_OPTIONS if COMPILE_BACKEND == "inductor" else None
         run.generator.compile(backend=COMPILE_BACKEND, options=options)
-        if cfg.model != "wgan-gp":  # the gradient penalty needs a double backward compile cannot do
+        if not get_kind(cfg.model).critic:  # the gradient penalty needs a double backward compile cannot do
             run.discriminator.compile(backend=COMPILE_BACKEND, options=options)
     layout = memory_format(cfg)
 
@@ -157,31 +161,6 @@ def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | Non
     if cfg.cuda_graphs and run.device.type == "cuda" and phase is not None:
         return CudaGraphStep(fast_step, phase=phase)
     return fast_step
-
-
-# --- Reading metrics back rarely: every read of a GPU number waits for all queued work.
-
-
-class MetricAverager:
-    """Sums metrics on the device and reads them back in one transfer when asked."""
-
-    def __init__(self) -> None:
-        self.sums: dict[str, torch.Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, metrics: dict[str, torch.Tensor]) -> None:
-        for key, value in metrics.items():
-            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
-            self.counts[key] = self.counts.get(key, 0) + 1
-
-    def pop(self) -> dict[str, float]:
-        """The means since the last pop (one host sync), then start again."""
-        if not self.sums:
-            return {}
-        keys = list(self.sums)
-        means = torch.stack([self.sums[k] / self.counts[k] for k in keys]).tolist()
-        self.sums, self.counts = {}, {}
-        return dict(zip(keys, means, strict=True))
 
 
 # --- CUDA graphs: record a step's ~200 small kernels once, then launch them all with one call.
@@ -281,3 +260,9 @@ def glibc_mallopt():
     if mallopt is not None:
         mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     return mallopt
+
+
+def adam(model: nn.Module, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
+    """Adam; on CUDA fused (one kernel for all parameters) and capturable (CUDA graphs can record it)."""
+    cuda = device.type == "cuda"  # on the CPU the default implementation is as fast
+    return torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=cuda or None, capturable=cuda)

@@ -1,154 +1,32 @@
-"""Training: one step per objective, written out plainly, and the engine that runs any step.
+"""The training engine: ``train(run, step=...)`` runs any step on every batch until the run's
+epochs are done.
 
-The steps are the code of chapters 02 (``gan_step``), 04 (``critic_step``, ``generator_step``,
-the n_critic schedule ``wgan_gp_train_step``) and 06 (``conditional_train_step``): the notebooks
-define them in their cells and ``tools/export_code.py --check`` keeps the two identical.
-
-``train(run, step=...)`` runs any function ``step(run, real, labels) -> metrics``: a learner's
-own step trains exactly like the package's. The engine adds what a long run needs (progress
-bar, history, sample grids, checkpoints, Ctrl-C, NaN stop) and the speed work of
+A learner's own ``step(run, real, labels) -> metrics`` trains exactly like the package's
+(``gan_helpers.steps``). The engine adds what a long run needs (progress bar, history, sample
+grids, quality measurements, checkpoints, Ctrl-C, NaN stop) and the speed work of
 ``gan_helpers.speed``, none of which changes what is learned.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
-from torch import nn
-from torch.optim import Optimizer
 from tqdm.auto import tqdm
 
-from gan_helpers.config import TrainConfig, remove_run_files, run_folder
+from gan_helpers.config import TrainConfig
 from gan_helpers.data import BatchIterator, ImageData, load_dataset, take_subset
-from gan_helpers.display import save_grid
 from gan_helpers.evaluation import Reference, frechet_and_entropy
-from gan_helpers.losses import (
-    critic_loss,
-    discriminator_loss,
-    generator_loss,
-    gradient_penalty,
-    saturating_generator_loss,
-    wasserstein_generator_loss,
-)
+from gan_helpers.files import DiskFullError, atomic_write, remove_run_files, run_folder
+from gan_helpers.images import save_grid
+from gan_helpers.kinds import KINDS, get_kind
+from gan_helpers.plots import plot_run
 from gan_helpers.runs import Run, new_run, save_checkpoint, update_average
-from gan_helpers.speed import MetricAverager, StepFunction, fast_layers, with_fast_paths
-
-Step = Callable[[Run, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
-GAN_METRICS = ("loss_d", "loss_g", "d_real", "d_fake")
-WGAN_METRICS = ("loss_d", "loss_g", "wasserstein", "gp")
-
-
-@contextmanager
-def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Skip the weight gradients of ``model`` while it only passes gradients through.
-
-    In the generator's update the discriminator's own gradients would be computed and thrown
-    away; freezing it saves that work and changes no number.
-    """
-    model.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        model.requires_grad_(True)
-
-
-def gan_step(
-    generator: nn.Module,
-    discriminator: nn.Module,
-    opt_g: Optimizer,
-    opt_d: Optimizer,
-    real: torch.Tensor,
-    labels: torch.Tensor | None = None,
-    objective: Callable[[torch.Tensor], torch.Tensor] = generator_loss,
-) -> dict[str, torch.Tensor]:
-    """One discriminator update, then one generator update that minimises ``objective``.
-
-    ``labels`` (chapter 06) go to both networks: the fakes are drawn for the real batch's
-    classes, so the discriminator compares like with like. Metrics stay on the device.
-    """
-    condition = () if labels is None else (labels,)
-    z = torch.randn(real.size(0), generator.latent_dim, device=real.device)
-    fake = generator(z, *condition)
-
-    logits_real = discriminator(real, *condition)
-    logits_fake = discriminator(fake.detach(), *condition)  # detach: D's update must not move G
-    loss_d = discriminator_loss(logits_real, logits_fake)
-    opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_d.step()
-
-    with frozen(discriminator):
-        loss_g = objective(discriminator(fake, *condition))  # D just changed: score the fakes again
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-    opt_g.step()
-
-    return {
-        "loss_d": loss_d.detach(),
-        "loss_g": loss_g.detach(),
-        "d_real": torch.sigmoid(logits_real.detach()).mean(),
-        "d_fake": torch.sigmoid(logits_fake.detach()).mean(),
-    }
-
-
-def gan_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The engine's step for the MLP GAN and the DCGAN: a ``gan_step`` on the run's networks."""
-    objective = {"non-saturating": generator_loss, "saturating": saturating_generator_loss}
-    return gan_step(
-        run.generator, run.discriminator, run.opt_g, run.opt_d, real,
-        objective=objective[run.config.generator_loss],
-    )  # fmt: skip
-
-
-def conditional_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The engine's step for the conditional GAN: both networks are told each image's class."""
-    return gan_step(run.generator, run.discriminator, run.opt_g, run.opt_d, real, labels)
-
-
-def critic_step(
-    generator: nn.Module, critic: nn.Module, opt_c: Optimizer, real: torch.Tensor, gp_weight: float
-) -> dict[str, torch.Tensor]:
-    """One critic update: the Wasserstein loss plus ``gp_weight`` times the gradient penalty."""
-    z = torch.randn(real.size(0), generator.latent_dim, device=real.device)
-    with torch.no_grad():  # the critic's update needs no gradient through the generator
-        fake = generator(z)
-    scores_real, scores_fake = critic(real), critic(fake)
-    penalty = gradient_penalty(critic, real, fake)
-    loss_d = critic_loss(scores_real, scores_fake) + gp_weight * penalty
-    opt_c.zero_grad(set_to_none=True)
-    loss_d.backward()
-    opt_c.step()
-    return {
-        "loss_d": loss_d.detach(),
-        "wasserstein": (scores_real.mean() - scores_fake.mean()).detach(),  # the critic's estimate
-        "gp": penalty.detach(),
-    }
-
-
-def generator_step(
-    generator: nn.Module, critic: nn.Module, opt_g: Optimizer, batch_size: int, device: torch.device
-) -> dict[str, torch.Tensor]:
-    """One generator update against the current critic, which stays fixed."""
-    z = torch.randn(batch_size, generator.latent_dim, device=device)
-    with frozen(critic):
-        loss_g = wasserstein_generator_loss(critic(generator(z)))
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-    opt_g.step()
-    return {"loss_g": loss_g.detach()}
-
-
-def wgan_gp_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The n_critic schedule: a critic update every batch, a generator update every n_critic-th."""
-    metrics = critic_step(run.generator, run.discriminator, run.opt_d, real, run.config.gp_weight)
-    if (run.step + 1) % run.config.n_critic == 0:
-        metrics |= generator_step(run.generator, run.discriminator, run.opt_g, real.size(0), real.device)
-    return metrics
-
+from gan_helpers.speed import StepFunction, fast_layers, with_fast_paths
+from gan_helpers.steps import Step
 
 # --- The engine.
 
@@ -159,7 +37,7 @@ class TrainingDivergedError(RuntimeError):
 
 def default_step(model: str) -> Step:
     """The package's step for a model kind."""
-    return {"wgan-gp": wgan_gp_train_step, "cgan": conditional_train_step}.get(model, gan_train_step)
+    return get_kind(model).step
 
 
 def make_step(run: Run, step: Step | None = None) -> StepFunction:
@@ -169,12 +47,10 @@ def make_step(run: Run, step: Step | None = None) -> StepFunction:
     one path through the code, and a step of yours may branch on anything.
     """
     step = step or default_step(run.config.model)
-    phases = {
-        gan_train_step: lambda: None,
-        conditional_train_step: lambda: None,
-        wgan_gp_train_step: lambda: (run.step + 1) % run.config.n_critic == 0,  # moves the generator?
-    }
-    return with_fast_paths(run, lambda real, labels: step(run, real, labels), phases.get(step))
+    phase = {kind.step: kind.phase for kind in KINDS.values()}.get(step)
+    return with_fast_paths(
+        run, lambda real, labels: step(run, real, labels), None if phase is None else lambda: phase(run)
+    )
 
 
 class StopRequest:
@@ -205,6 +81,29 @@ class StopRequest:
             signal.signal(signal.SIGINT, self._previous)
 
 
+class MetricAverager:
+    """Sums metrics on the device and reads them back in one transfer when asked: every read of
+    a GPU number waits for all the work queued before it."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, torch.Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, metrics: dict[str, torch.Tensor]) -> None:
+        for key, value in metrics.items():
+            self.sums[key] = self.sums[key] + value if key in self.sums else value.clone()
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def pop(self) -> dict[str, float]:
+        """The means since the last pop (one host sync), then start again."""
+        if not self.sums:
+            return {}
+        keys = list(self.sums)
+        means = torch.stack([self.sums[k] / self.counts[k] for k in keys]).tolist()
+        self.sums, self.counts = {}, {}
+        return dict(zip(keys, means, strict=True))
+
+
 LOSS_BOUND = 1e6  # a loss past this is diverging even if it is still a number
 
 
@@ -226,7 +125,7 @@ def record(run: Run, averager: MetricAverager, per_epoch: int) -> dict[str, floa
         )
     # Every series gets a value, so all stay aligned with "step"; NaN marks a window without
     # that update (possible for loss_g of WGAN-GP when log_every < n_critic).
-    keys = WGAN_METRICS if run.config.model == "wgan-gp" else GAN_METRICS
+    keys = get_kind(run.config.model).metrics
     keys = [*keys, *(key for key in means if key not in keys)]  # a learner's step may add metrics
     entry = {"step": run.step, "epoch": run.epoch + run.batch / per_epoch}
     entry |= {key: means.get(key, math.nan) for key in keys}
@@ -302,8 +201,23 @@ def train(
         reference = quality_reference(run, data)
         if overwrite:
             remove_run_files(run.run_dir, keep=run.source)
-        run_epochs(run, batches, step, on_log, progress, reference)
+        try:
+            run_epochs(run, batches, step, on_log, progress, reference)
+        except DiskFullError:
+            raise  # the report would not fit either
+        except BaseException:  # diverged, or a second Ctrl-C: what was learned so far is still reported
+            write_report(run)
+            raise
+        write_report(run)
     return run
+
+
+def write_report(run: Run) -> None:
+    """Write ``history.json`` and ``losses.png`` into the run folder, each atomically."""
+    atomic_write(run.run_dir / "history.json", lambda file: file.write(json.dumps(run.history).encode()))
+    if run.history.get("step"):
+        fig = plot_run(run.history, run.config.model, headless=True)
+        atomic_write(run.run_dir / "losses.png", lambda file: fig.savefig(file, format="png", dpi=100))
 
 
 def run_epochs(
@@ -319,9 +233,12 @@ def run_epochs(
         while not run.finished:
             bar.set_description(f"epoch {run.epoch + 1}/{cfg.num_epochs}")  # short: a notebook's bar wraps
             for real, labels in batches.batches(run.epoch, start=run.batch):
-                averager.add(train_on_batch(real, labels))
-                if run.ema is not None:
-                    update_average(run.ema, run.generator, cfg.ema_decay, run.step)
+                metrics = train_on_batch(real, labels)
+                averager.add(metrics)
+                if "loss_g" in metrics:  # the generator moved (WGAN-GP: one batch in n_critic)
+                    if run.ema is not None:  # its average follows its updates, not the batches
+                        update_average(run.ema, run.generator, cfg.ema_decay, run.generator_steps)
+                    run.generator_steps += 1
                 run.batch, run.step = run.batch + 1, run.step + 1
                 bar.update()
                 if run.step % cfg.log_every == 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import torch
 
 from gan_helpers.config import TrainConfig
-from gan_helpers.data import FASHION, DatasetSpec, ImageData, load_dataset, write_idx
+from gan_helpers.data import FASHION, DatasetSpec, ImageData, load_dataset
 from gan_helpers.runs import new_run
 from gan_helpers.speed import fast_layers
 from gan_helpers.training import make_step
@@ -22,6 +23,14 @@ def tiny_spec(spec: DatasetSpec = FASHION, per_class: int = 3) -> DatasetSpec:
     """``spec`` with both splits ``per_class`` images per class: what the tiny files hold."""
     size = per_class * len(spec.class_names)
     return dataclasses.replace(spec, split_sizes={True: size, False: size})
+
+
+def write_idx(path: str | Path, array: np.ndarray) -> None:
+    """Write a uint8 array as an IDX file, as the datasets ship them (gzipped if ``path`` ends in ``.gz``)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    data, path = header + array.tobytes(), Path(path)
+    path.write_bytes(gzip.compress(data) if path.suffix == ".gz" else data)
 
 
 def write_fake_dataset(

@@ -11,9 +11,17 @@ import nbformat
 import pytest
 
 from gan_helpers.data import project_dir
-from gan_helpers.display import REPOSITORY, colab_url, setup_cell
+from gan_helpers.notebook import REPOSITORY, setup_cell
 
 NOTEBOOKS = sorted((project_dir() / "notebooks").glob("*.ipynb"))
+
+
+def colab_url(notebook: str, repository: str = REPOSITORY, branch: str = "main") -> str:
+    """The link that opens ``notebooks/<notebook>`` of the repository in Colab."""
+    if not repository.startswith("https://github.com/"):
+        raise ValueError(f"Colab opens GitHub repositories only, not {repository!r}")
+    path = repository.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{path}/blob/{branch}/notebooks/{notebook}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

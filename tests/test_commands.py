@@ -13,11 +13,13 @@ import pytest
 import torch
 
 from gan_helpers import cli as cli_module
-from gan_helpers import config as config_module
+from gan_helpers import files
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import ImageData
-from gan_helpers.models import build_generator, generate
-from gan_helpers.runs import WEIGHTS_DIR, export_generator, load_run, read_checkpoint, save_checkpoint
+from gan_helpers.kinds import build_generator
+from gan_helpers.models import generate
+from gan_helpers.runs import load_run, read_checkpoint, save_checkpoint
+from gan_helpers.weights import WEIGHTS_DIR, export_generator
 from tests.helpers import tiny_config, tiny_data
 
 
@@ -181,7 +183,7 @@ def test_a_full_disk_while_saving_keeps_the_old_checkpoint_and_exits_1(cli, run_
     class Usage:
         free = 1000  # bytes: less than any checkpoint
 
-    monkeypatch.setattr(config_module.shutil, "disk_usage", lambda path: Usage)
+    monkeypatch.setattr(files.shutil, "disk_usage", lambda path: Usage)
     code, _, err = cli("train", "dcgan", "--resume", str(checkpoint), "--epochs", "2")
     assert one_error_line(code, err, f"cannot write {checkpoint}: the disk is full", "MB needed", status=1)
     assert "previous checkpoint.pt is kept" in err and checkpoint.read_bytes() == before
@@ -193,8 +195,8 @@ def test_a_full_disk_found_while_writing_is_the_same_one_line(tmp_path):
         file.write(b"half")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(config_module.DiskFullError, match=r"cannot write .*out\.bin: the disk is full"):
-        config_module.atomic_write(tmp_path / "out.bin", write)
+    with pytest.raises(files.DiskFullError, match=r"cannot write .*out\.bin: the disk is full"):
+        files.atomic_write(tmp_path / "out.bin", write)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -238,7 +240,7 @@ def test_evaluate_checks_every_generator_before_any_work(cli, monkeypatch):
     def no_work(*args, **kwargs):
         raise AssertionError("evaluation started before every argument was checked")
 
-    monkeypatch.setattr(cli_module.Reference, "build", no_work)
+    monkeypatch.setattr(cli_module, "evaluation_report", no_work)
     code, _, err = cli("evaluate", "mlp", "nosuchmodel")
     assert one_error_line(code, err, "no checkpoint at nosuchmodel", "mlp, dcgan, wgan-gp, cgan")
 

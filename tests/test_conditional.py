@@ -7,7 +7,8 @@ import torch
 
 from gan_helpers.data import load_fashion_mnist, scale
 from gan_helpers.evaluation import Reference, conditional_accuracy, evaluate_generator
-from gan_helpers.models import build_generator, cycled_labels, generate, grid_labels
+from gan_helpers.kinds import build_generator
+from gan_helpers.models import cycled_labels, generate, grid_labels
 
 
 def test_conditional_accuracy_counts_hits_per_requested_class():
@@ -62,7 +63,8 @@ def test_metrics_of_a_conditional_generator_see_every_class_in_every_split():
 
 def test_live_view_shows_the_whole_grid_one_class_per_row():
     from gan_helpers.config import TrainConfig
-    from gan_helpers.display import figure, to_grid
+    from gan_helpers.display import figure
+    from gan_helpers.images import to_grid
     from gan_helpers.runs import new_run
 
     run = new_run(TrainConfig.for_model("cgan", device="cpu"))

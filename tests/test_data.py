@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gan_helpers import data
-from tests.helpers import tiny_spec, write_fake_dataset
+from tests.helpers import tiny_spec, write_fake_dataset, write_idx
 
 TINY = tiny_spec()  # 30 images a split
 
@@ -17,7 +17,7 @@ TINY = tiny_spec()  # 30 images a split
 def test_idx_round_trip(tmp_path):
     array = np.arange(2 * 28 * 28, dtype=np.uint8).reshape(2, 28, 28)
     for name in ("plain-idx3-ubyte", "zipped-idx3-ubyte.gz"):
-        data.write_idx(tmp_path / name, array)
+        write_idx(tmp_path / name, array)
         np.testing.assert_array_equal(data.read_idx(tmp_path / name), array)
 
 
@@ -99,7 +99,7 @@ def test_wrong_image_count_is_reported(tmp_path):
 
 def test_unbalanced_labels_are_reported(tmp_path):
     raw = write_fake_dataset(tmp_path / "data" / "FashionMNIST" / "raw", gz=False)
-    data.write_idx(raw / "train-labels-idx1-ubyte", np.zeros(30, dtype=np.uint8))
+    write_idx(raw / "train-labels-idx1-ubyte", np.zeros(30, dtype=np.uint8))
     with pytest.raises(ValueError, match="class counts"):
         data.load_dataset(TINY, tmp_path / "data", system_dir=None, download=False)
 

@@ -9,8 +9,8 @@ from gan_helpers import data
 from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
 from gan_helpers.models import generate
-from gan_helpers.runs import load_generator
-from tests.helpers import tiny_spec, write_fake_dataset
+from gan_helpers.weights import load_generator
+from tests.helpers import tiny_spec, write_fake_dataset, write_idx
 
 OTHERS = ["mnist", "kmnist", "emnist-letters"]
 
@@ -47,7 +47,7 @@ def test_emnist_letters_are_numbered_from_zero_and_turned_upright(fake_root):
     images = data.read_idx(raw / f"{stem}.gz").copy()
     images[0, 0, 5] = 255
     images[0, 5, 0] = 0
-    data.write_idx(raw / f"{stem}.gz", images)
+    write_idx(raw / f"{stem}.gz", images)
     split = data.load_dataset(tiny("emnist-letters"), fake_root, system_dir=None, download=False)
     assert split.images[0, 0, 5, 0] == 255 and split.images[0, 0, 0, 5] != 255
 
@@ -78,7 +78,7 @@ def test_mnist_may_be_unbalanced_but_fashion_mnist_may_not(fake_root):
         raw = fake_root / folder / "raw"
         labels = data.read_idx(raw / "t10k-labels-idx1-ubyte.gz").copy()
         labels[0] = 1  # one more "1", one fewer "0"
-        data.write_idx(raw / "t10k-labels-idx1-ubyte.gz", labels)
+        write_idx(raw / "t10k-labels-idx1-ubyte.gz", labels)
     mnist = data.load_dataset(tiny("mnist"), fake_root, train=False, system_dir=None, download=False)
     assert len(mnist) == 30
     with pytest.raises(ValueError, match="class counts"):

@@ -5,10 +5,14 @@ from __future__ import annotations
 import matplotlib
 import pytest
 
-from gan_helpers.display import LiveView, Refused, config_panel, figure, plot_run, summary
-from gan_helpers.models import MODEL_KINDS
-from gan_helpers.runs import load_history, new_run
+from gan_helpers.config import TrainConfig
+from gan_helpers.display import LiveView, figure
+from gan_helpers.kinds import MODEL_KINDS
+from gan_helpers.panels import Refused, config_panel, summary
+from gan_helpers.plots import plot_run
+from gan_helpers.runs import new_run
 from gan_helpers.training import train
+from gan_helpers.weights import load_history
 from tests.helpers import tiny_config, tiny_data
 
 matplotlib.use("Agg")
@@ -55,7 +59,7 @@ def test_the_wgan_gp_live_view_plots_the_wasserstein_estimate(tmp_path):
 
 
 def test_a_refused_panel_value_is_one_line_and_the_training_cell_refuses_too(capsys):
-    panel = config_panel("dcgan")
+    panel = config_panel(TrainConfig.for_model("dcgan"))
     seed = next(widget for widget in panel.kwargs_widgets if widget.description == "seed")
     seed.value = -1
     assert isinstance(panel.result, Refused)
@@ -69,7 +73,7 @@ def test_a_refused_panel_value_is_one_line_and_the_training_cell_refuses_too(cap
 
 
 def test_panel_readouts_and_summary_read_naturally():
-    panel = config_panel("wgan-gp")
+    panel = config_panel(TrainConfig.for_model("wgan-gp"))
     penalty = next(widget for widget in panel.kwargs_widgets if widget.description == "penalty weight λ")
     assert f"{penalty.value:{penalty.readout_format}}" == "10"  # not 1.0e+01
     one = summary(panel.result.replace(num_epochs=1))

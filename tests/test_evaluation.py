@@ -6,12 +6,12 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_helpers import evaluation, runs
+from gan_helpers import evaluation, metrics, weights
 from gan_helpers.cli import main
 from gan_helpers.config import ClassifierConfig, TrainConfig
 from gan_helpers.data import CLASS_NAMES, ImageData, load_dataset
-from gan_helpers.display import make_gif, save_grid
 from gan_helpers.evaluation import train_classifier
+from gan_helpers.images import make_gif, save_grid
 from gan_helpers.models import FashionClassifier, generate, slerp
 from gan_helpers.runs import new_run, save_checkpoint
 from tests.helpers import tiny_spec, write_fake_dataset
@@ -41,8 +41,8 @@ def test_classifier_learns_and_round_trips(tmp_path):
     config = ClassifierConfig(num_epochs=5, batch_size=10, lr=5e-3)
     model, accuracy = train_classifier(config, data, data, "cpu")
     assert accuracy > 0.8
-    path = runs.save_classifier(model, config, accuracy, tmp_path / "c.pt")
-    loaded = runs.load_classifier(path)
+    path = weights.save_classifier(model, config, accuracy, tmp_path / "c.pt")
+    loaded = weights.load_classifier(path)
     assert loaded.test_accuracy == accuracy
     assert torch.equal(evaluation.predict(loaded, data.images), evaluation.predict(model, data.images))
     assert evaluation.extract_features(loaded, data.images).shape == (100, 128)
@@ -54,15 +54,13 @@ def test_wrong_file_is_refused_as_classifier(fake_root, tmp_path):
     run = new_run(TrainConfig.for_model("mlp", device="cpu", data_root=str(fake_root)))
     path = save_checkpoint(run, tmp_path / "g.pt")
     with pytest.raises(ValueError, match="holds a 'mlp' model, not the classifier"):
-        runs.load_classifier(path)
+        weights.load_classifier(path)
 
 
 def test_evaluate_command_prints_a_row_per_model(fake_root, tmp_path, monkeypatch, capsys):
-    weights = runs.save_classifier(
-        FashionClassifier().eval(), ClassifierConfig(), 0.5, tmp_path / "c.pt"
-    )
-    real_load = runs.load_classifier
-    monkeypatch.setattr(evaluation, "load_classifier", lambda device="cpu": real_load(weights, device))
+    saved = weights.save_classifier(FashionClassifier().eval(), ClassifierConfig(), 0.5, tmp_path / "c.pt")
+    real_load = weights.load_classifier
+    monkeypatch.setattr(evaluation, "load_classifier", lambda device="cpu": real_load(saved, device))
     run = new_run(TrainConfig.for_model("dcgan", device="cpu", data_root=str(fake_root)))
     checkpoint = save_checkpoint(run, tmp_path / "dcgan.pt")
     other = save_checkpoint(new_run(TrainConfig.for_model("dcgan", device="cpu", seed=5)), tmp_path / "b.pt")
@@ -78,8 +76,8 @@ def test_evaluate_command_prints_a_row_per_model(fake_root, tmp_path, monkeypatc
 def test_real_row_is_the_best_on_fd():
     """Identical feature sets score perfectly; a shifted set does not."""
     features = torch.randn(200, 8, dtype=torch.float64)
-    same = evaluation.frechet_distance(features, features)
-    assert same < 1e-8 < evaluation.frechet_distance(features, features + 1)
+    same = metrics.frechet_distance(features, features)
+    assert same < 1e-8 < metrics.frechet_distance(features, features + 1)
 
 
 def test_slerp_stays_on_the_sphere_and_hits_the_ends():

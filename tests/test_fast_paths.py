@@ -11,11 +11,12 @@ import torch.nn.functional as F  # noqa: N812
 
 from gan_helpers import speed
 from gan_helpers.config import TrainConfig
+from gan_helpers.kinds import build_discriminator, build_generator
 from gan_helpers.losses import critic_loss, gradient_penalty
-from gan_helpers.models import build_discriminator, build_generator
 from gan_helpers.runs import new_run
 from gan_helpers.speed import CudaGraphStep, FastDropout, PenaltyLeakyReLU, fast_layers
-from gan_helpers.training import frozen, gan_step, make_step
+from gan_helpers.steps import frozen, gan_step
+from gan_helpers.training import make_step
 from tests.helpers import assert_close_runs, losses_and_weights
 
 

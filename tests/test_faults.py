@@ -13,10 +13,11 @@ import torch
 
 from gan_helpers import data, training
 from gan_helpers.config import TrainConfig
-from gan_helpers.display import save_grid
-from gan_helpers.runs import export_generator, load_run, read_checkpoint, save_checkpoint
+from gan_helpers.images import save_grid
+from gan_helpers.runs import load_run, read_checkpoint, save_checkpoint
 from gan_helpers.training import LOSS_BOUND, TrainingDivergedError, record, train
-from tests.helpers import dropout_rates, tiny_config, tiny_data, tiny_spec, write_fake_dataset
+from gan_helpers.weights import export_generator
+from tests.helpers import dropout_rates, tiny_config, tiny_data, tiny_spec, write_fake_dataset, write_idx
 
 
 def files(folder) -> dict[str, bytes]:
@@ -90,7 +91,7 @@ def test_pngs_and_history_are_written_atomically(tmp_path, monkeypatch):
         file.write(b"half a png")
         raise OSError("disk full")
 
-    monkeypatch.setattr("gan_helpers.display.save_image", broken)
+    monkeypatch.setattr("gan_helpers.images.save_image", broken)
     with pytest.raises(OSError, match="disk full"):
         save_grid(torch.ones(4, 1, 28, 28), path)
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["epoch_001.png"]
@@ -121,7 +122,7 @@ def test_a_read_only_data_root_reads_the_system_copy_in_place(tmp_path, system_c
 
 @pytest.mark.parametrize("shipped", ["dcgan.pt", "classifier.pt"])
 def test_resuming_an_exported_file_says_what_it_is(cli, shipped):
-    from gan_helpers.runs import WEIGHTS_DIR
+    from gan_helpers.weights import WEIGHTS_DIR
 
     code, _, err = cli("train", "dcgan", "--resume", str(WEIGHTS_DIR / shipped))
     assert code == 2 and err.count("\n") == 1 and "not a training checkpoint" in err
@@ -202,7 +203,7 @@ def test_a_label_out_of_range_names_the_file_and_the_value(tmp_path):
     raw = write_fake_dataset(tmp_path / "data" / "FashionMNIST" / "raw", gz=False)
     labels = np.repeat(np.arange(10, dtype=np.uint8), 3)
     labels[7] = 12
-    data.write_idx(raw / "train-labels-idx1-ubyte", labels)
+    write_idx(raw / "train-labels-idx1-ubyte", labels)
     with pytest.raises(ValueError, match=r"labels-idx1-ubyte: label 12 at position 7 is outside 0\.\.9"):
         data.load_dataset(tiny_spec(), tmp_path / "data", system_dir=None, download=False)
 

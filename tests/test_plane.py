@@ -12,25 +12,27 @@ import nbformat
 import pytest
 import torch
 
-from gan_helpers.display import Refused
+from gan_helpers.panels import Refused
 from gan_helpers.plane import (
     DISTRIBUTIONS,
     PointConfig,
     PointData,
     PointDiscriminator,
     PointGenerator,
-    animate,
-    draw_frame,
-    frame_slider,
     generator_push,
     grid,
     mode_coverage,
-    plot_coverage,
-    plot_modes,
-    point_panel,
     ring,
     spiral,
     train_points,
+)
+from gan_helpers.plane_views import (
+    animate,
+    draw_frame,
+    frame_slider,
+    plot_coverage,
+    plot_modes,
+    point_panel,
 )
 
 matplotlib.use("Agg")
@@ -152,7 +154,7 @@ def test_the_pictures_draw_every_kind_of_run():
 
 
 def test_the_panel_gives_a_config_and_a_refusal_stops_training():
-    panel = point_panel(steps=300)
+    panel = point_panel(PointConfig(steps=300))
     assert panel.result == PointConfig(steps=300)
     controls = {control.description: control for control in panel.kwargs_widgets}
     controls["data"].value, controls["generator lr"].value = "grid", 2e-3

@@ -12,7 +12,7 @@ import re
 
 from gan_helpers.cli import evaluate_paths
 from gan_helpers.data import project_dir
-from gan_helpers.models import MODEL_KINDS
+from gan_helpers.kinds import MODEL_KINDS
 
 NUMBER = re.compile(r"-?\d+(?:,\d{3})*(?:\.\d+)?")
 

@@ -9,14 +9,11 @@ import signal
 import pytest
 import torch
 
-from gan_helpers import config as config_module
-from gan_helpers import data
+from gan_helpers import data, files
 from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
 from gan_helpers.models import generate_from
 from gan_helpers.runs import (
-    export_generator,
-    load_generator,
     load_run,
     make_average,
     new_run,
@@ -25,6 +22,7 @@ from gan_helpers.runs import (
     update_average,
 )
 from gan_helpers.training import TrainingDivergedError, train
+from gan_helpers.weights import export_generator, load_generator
 from tests.helpers import same_weights, tiny_config, tiny_data, tiny_spec
 
 
@@ -63,8 +61,8 @@ def test_training_writes_history_samples_and_checkpoint(data_root, model):
     assert (run.epoch, run.batch, run.step) == (2, 0, 6)  # 30 images, batch 8, drop_last
     keys = {"mlp": "d_real", "dcgan": "d_fake", "wgan-gp": "wasserstein", "cgan": "d_real"}
     assert len(run.history["step"]) == 6 and len(run.history[keys[model]]) == 6
-    assert sorted(p.name for p in run.run_dir.iterdir()) == [
-        ".lock", "checkpoint.pt", "epoch_001.png", "epoch_002.png",
+    assert sorted(p.name for p in run.run_dir.iterdir()) == [  # what the command line's runs write too
+        ".lock", "checkpoint.pt", "epoch_001.png", "epoch_002.png", "history.json", "losses.png",
     ]  # fmt: skip
 
 
@@ -98,7 +96,9 @@ def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(data_root):
     cut = new_run(config(data_root, "wgan-gp", run_name="cut"))
     stopped = fit(cut, progress=True, on_log=interrupt_at_step_4)
     assert (stopped.epoch, stopped.batch, stopped.step) == (1, 1, 4)
-    assert read_checkpoint(stopped.checkpoint_path)["position"] == {"epoch": 1, "batch": 1, "step": 4}
+    position = read_checkpoint(stopped.checkpoint_path)["position"]
+    # n_critic 5: the generator has not moved yet
+    assert position == {"epoch": 1, "batch": 1, "step": 4, "generator_steps": 0}
     resumed = fit(load_run(stopped.checkpoint_path))
     assert_same_weights(resumed.generator, whole.generator)
 
@@ -152,7 +152,7 @@ def test_a_gpu_checkpoint_resumes_on_the_cpu_with_the_cpus_optimizer(data_root, 
 
 
 def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
-    path = config_module.atomic_save({"a": torch.ones(1)}, tmp_path / "c.pt")
+    path = files.atomic_save({"a": torch.ones(1)}, tmp_path / "c.pt")
 
     def broken_save(obj, file):
         file.write(b"half")
@@ -160,7 +160,7 @@ def test_atomic_save_leaves_old_file_when_writing_fails(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", broken_save)
     with pytest.raises(OSError, match="disk full"):
-        config_module.atomic_save({"a": torch.zeros(1)}, path)
+        files.atomic_save({"a": torch.zeros(1)}, path)
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(1))
     assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
 
@@ -239,3 +239,16 @@ def test_samples_grids_and_exports_come_from_the_averaged_generator(data_root, t
     assert torch.equal(generate_from(raw, run.fixed_noise), run.samples(averaged=False))
     off = fit(new_run(config(data_root, "dcgan", num_epochs=1, ema_decay=0.0, run_name="off")))
     assert off.ema is None and read_checkpoint(off.checkpoint_path)["ema"] is None
+
+
+def test_the_weight_average_moves_once_per_generator_update(data_root):
+    """WGAN-GP moves its generator one batch in n_critic: its average must follow those updates only."""
+    critic_only = new_run(config(data_root, "wgan-gp", n_critic=4, num_epochs=1))
+    before = weights(critic_only.ema)
+    critic_only = fit(critic_only)  # 3 batches, all critic updates: the generator never moved
+    assert critic_only.generator_steps == 0 and all(
+        torch.equal(before[k], v) for k, v in critic_only.ema.state_dict().items()
+    )
+    every_other = fit(new_run(config(data_root, "wgan-gp", n_critic=2, run_name="two")))  # 6 batches
+    assert every_other.step == 6 and every_other.generator_steps == 3
+    assert fit(new_run(config(data_root, "dcgan", num_epochs=1))).generator_steps == 3  # one per batch

@@ -5,7 +5,8 @@
     python tools/export_code.py --root DIR # another checkout than this one
 
 A notebook code cell whose first line is ``#| export MODULE`` (for example ``#| export losses``)
-holds definitions (functions and classes) that ``gan_helpers/MODULE.py`` must contain exactly:
+holds definitions (functions, classes and tables such as ``NAME = {...}``) that
+``gan_helpers/MODULE.py`` must contain exactly:
 each one replaces the top-level definition of the same name there. The notebook is where the
 code is written and explained; the package is what the engine and the command line import.
 The tests run ``--check``, so the two cannot drift apart (README, "Changing the code").
@@ -26,7 +27,7 @@ MARKER = "#| export "
 
 @dataclass
 class Definition:
-    """One function or class of an export cell, and where it must go."""
+    """One function, class or named table of an export cell, and where it must go."""
 
     notebook: str
     module: str  # the module's name inside gan_helpers, e.g. "losses"
@@ -43,13 +44,23 @@ def exported_definitions(notebook_path: Path) -> list[Definition]:
             continue
         module = first.removeprefix(MARKER).strip()
         for node in ast.parse(body).body:
-            if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            name = defined_name(node)
+            if name is None:
                 raise ValueError(
-                    f"{notebook_path.name}: an export cell may hold only functions and classes, "
-                    f"found {type(node).__name__} at line {node.lineno + 1} of the cell"
+                    f"{notebook_path.name}: an export cell may hold only functions, classes and NAME = ... "
+                    f"tables, found {type(node).__name__} at line {node.lineno + 1} of the cell"
                 )
-            found.append(Definition(notebook_path.name, module, node.name, segment(body, node)))
+            found.append(Definition(notebook_path.name, module, name, segment(body, node)))
     return found
+
+
+def defined_name(node: ast.stmt) -> str | None:
+    """The name a top-level statement defines: a function, a class, or one ``NAME = value``."""
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return node.name
+    if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        return node.targets[0].id
+    return None
 
 
 def segment(source: str, node: ast.stmt) -> str:
@@ -59,12 +70,13 @@ def segment(source: str, node: ast.stmt) -> str:
 
 
 def top_level(module_source: str) -> dict[str, tuple[int, int]]:
-    """Line spans (first, last; 1-based) of the module's top-level functions and classes."""
+    """Line spans (first, last; 1-based) of the module's top-level definitions."""
     spans = {}
     for node in ast.parse(module_source).body:
-        if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-            start = min([node.lineno, *(d.lineno for d in node.decorator_list)])
-            spans[node.name] = (start, node.end_lineno)
+        name = defined_name(node)
+        if name is not None:
+            start = min([node.lineno, *(d.lineno for d in getattr(node, "decorator_list", []))])
+            spans[name] = (start, node.end_lineno)
     return spans
 
 

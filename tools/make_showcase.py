@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from gan_helpers.config import SAMPLES_DIR
-from gan_helpers.display import save_grid
-from gan_helpers.models import MODEL_KINDS, generate
-from gan_helpers.runs import load_pretrained
+from gan_helpers.images import save_grid
+from gan_helpers.kinds import MODEL_KINDS
+from gan_helpers.models import generate
+from gan_helpers.weights import load_pretrained
 
 if __name__ == "__main__":
     for kind in MODEL_KINDS:

@@ -16,13 +16,13 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from gan_helpers.display import SETUP_MARKER, setup_cell
+from gan_helpers.notebook import SETUP_MARKER, setup_cell
 
 MARKER = "# NBVAL_CHECK_OUTPUT"
 
 
 def write_setup_cell(path: Path) -> None:
-    """Put ``gan_helpers.display.setup_cell()`` first among the code cells, replacing an older one."""
+    """Put ``gan_helpers.notebook.setup_cell()`` first among the code cells, replacing an older one."""
     notebook = nbformat.read(path, as_version=4)
     code = [i for i, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     if code and notebook.cells[code[0]].source.startswith(("# Setup:", SETUP_MARKER)):

@@ -1,0 +1,64 @@
+"""Images as files: a grid of samples as one picture (PNG, JPEG, ...), written atomically, and a
+run's epoch grids as a GIF. No plotting library: the engine and the command line use these."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw
+from torchvision.utils import make_grid, save_image
+
+from gan_helpers.files import atomic_write
+
+
+def to_grid(images: torch.Tensor, nrow: int = 10) -> torch.Tensor:
+    """Tile images in [-1, 1] (or uint8) into one [3, H, W] float picture in [0, 1]."""
+    if images.dtype == torch.uint8:
+        images = images.float() / 255.0
+    else:
+        images = images.detach().float().cpu().add(1.0).div(2.0)
+    return make_grid(images.clamp(0, 1), nrow=nrow, padding=2, pad_value=1.0)
+
+
+def image_formats() -> dict[str, str]:
+    """File suffixes (lower case) of the common image formats this PIL can write, and their format."""
+    Image.init()
+    common = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF",
+              ".tif": "TIFF", ".tiff": "TIFF", ".webp": "WEBP"}  # fmt: skip
+    return {suffix: name for suffix, name in common.items() if name in Image.SAVE}
+
+
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 10) -> Path:
+    """Save images in [-1, 1] as one grid, in the format of the suffix (PNG if it names none)."""
+    grid = to_grid(images, nrow)
+    image_format = image_formats().get(Path(path).suffix.lower(), "PNG")
+    return atomic_write(path, lambda file: save_image(grid, file, format=image_format))  # never half a file
+
+
+def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: float = 0.4) -> Path:
+    """Write the PNG ``frames`` (e.g. a run's epoch grids) as a looping GIF animation.
+
+    A frame named like ``epoch_003.png`` gets "epoch 3" written above it.
+    """
+    if not frames:
+        raise ValueError("make_gif needs at least one frame; did the run save any epoch grids?")
+    images = [labelled(Image.open(frame).convert("L"), Path(frame).stem) for frame in frames]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    duration = int(seconds_per_frame * 1000)
+    images[0].save(path, save_all=True, append_images=images[1:], duration=duration, loop=0)
+    return path
+
+
+def labelled(image: Image.Image, stem: str) -> Image.Image:
+    """``image`` under a white strip saying "epoch N" when ``stem`` is "epoch_N"."""
+    match = re.fullmatch(r"epoch_0*(\d+)", stem)
+    if match is None:
+        return image
+    framed = Image.new("L", (image.width, image.height + 16), color=255)
+    framed.paste(image, (0, 16))
+    ImageDraw.Draw(framed).text((4, 2), f"epoch {match.group(1)}", fill=0)
+    return framed

@@ -1,0 +1,118 @@
+"""The model kinds, in one table: for each, its networks, its training step, its recommended
+settings, and whether its discriminator is a critic. Adding a kind is one entry in ``KINDS``;
+the config's validation, the command line, the engine, the speed paths, the panels and the
+plots all read it instead of testing the model's name."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from gan_helpers.models import (
+    ConditionalGenerator,
+    Critic,
+    DCGANDiscriminator,
+    DCGANGenerator,
+    MLPDiscriminator,
+    MLPGenerator,
+    ProjectionDiscriminator,
+    init_weights,
+)
+from gan_helpers.steps import Step, conditional_train_step, gan_train_step, wgan_gp_train_step
+
+
+def every_step(run) -> Hashable:
+    """A step that always runs the same code (both networks move every batch)."""
+    return None
+
+
+def moves_generator(run) -> Hashable:
+    """WGAN-GP's two variants of a step: with or without the generator's update."""
+    return (run.step + 1) % run.config.n_critic == 0
+
+
+@dataclass(frozen=True)
+class ModelKind:
+    """What differs between model kinds. Everything else is shared."""
+
+    name: str
+    title: str  # for plots and tables
+    chapter: str  # the notebook that teaches it
+    generator: Callable[[int, int], nn.Module]  # (latent_dim, num_classes) -> generator
+    discriminator: Callable[[int, float], nn.Module]  # (num_classes, dropout) -> discriminator or critic
+    step: Step  # the package's step for this kind
+    defaults: dict = field(default_factory=dict)  # recommended TrainConfig values
+    critic: bool = False  # scores instead of probabilities: Wasserstein losses and a gradient penalty
+    conditional: bool = False  # both networks take the class label
+    dropout: bool = False  # the discriminator has dropout layers (TrainConfig.dropout applies)
+    convolutional: bool = True  # images as feature maps (channels-last layout applies)
+    phase: Callable = every_step  # which recorded CUDA graph the next step replays
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """The history's series, in order (a learner's step may add more)."""
+        progress = ("wasserstein", "gp") if self.critic else ("d_real", "d_fake")
+        return ("loss_d", "loss_g", *progress)
+
+
+# Learning rates and Adam betas of the DCGAN paper and of Gulrajani et al. (2017); the DCGAN's
+# batch size, generator rate and dropout chosen by measurement (benchmarks/README.md, "Recipes").
+KINDS = {
+    kind.name: kind
+    for kind in (
+        ModelKind(
+            "mlp", "MLP GAN", "02_mlp_gan",
+            generator=lambda latent_dim, classes: MLPGenerator(latent_dim),
+            discriminator=lambda classes, dropout: MLPDiscriminator(),
+            step=gan_train_step, convolutional=False,
+            defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 40},
+        ),
+        ModelKind(
+            "dcgan", "DCGAN", "03_dcgan",
+            generator=lambda latent_dim, classes: DCGANGenerator(latent_dim),
+            discriminator=lambda classes, dropout: DCGANDiscriminator(dropout=dropout),
+            step=gan_train_step, dropout=True,
+            defaults={"lr_g": 4e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10,
+                      "batch_size": 32, "dropout": 0.0},
+        ),
+        ModelKind(
+            "wgan-gp", "WGAN-GP", "04_wgan_gp",
+            generator=lambda latent_dim, classes: DCGANGenerator(latent_dim),
+            discriminator=lambda classes, dropout: Critic(),
+            step=wgan_gp_train_step, critic=True, phase=moves_generator,
+            defaults={"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "num_epochs": 20},
+        ),
+        ModelKind(
+            "cgan", "conditional GAN", "06_conditional_gan",
+            generator=lambda latent_dim, classes: ConditionalGenerator(latent_dim, classes),
+            discriminator=lambda classes, dropout: ProjectionDiscriminator(classes, dropout=dropout),
+            step=conditional_train_step, conditional=True, dropout=True,
+            defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10},
+        ),
+    )
+}  # fmt: skip
+MODEL_KINDS = tuple(KINDS)
+UNCONDITIONAL_KINDS = tuple(name for name, kind in KINDS.items() if not kind.conditional)
+
+
+def get_kind(name: str) -> ModelKind:
+    """The entry for ``name``; a ValueError naming the valid kinds if there is none."""
+    if name not in KINDS:
+        raise ValueError(f"model kind {name!r} is unknown; choose one of {', '.join(KINDS)}")
+    return KINDS[name]
+
+
+def build_generator(kind: str, latent_dim: int = 100, num_classes: int = 10) -> nn.Module:
+    """The generator for a model kind, initialised (``num_classes`` matters for conditional kinds)."""
+    generator = get_kind(kind).generator(latent_dim, num_classes)
+    generator.apply(init_weights)
+    return generator
+
+
+def build_discriminator(kind: str, num_classes: int = 10, dropout: float = 0.3) -> nn.Module:
+    """The discriminator (or critic) for a model kind, initialised (``dropout`` where it has any)."""
+    discriminator = get_kind(kind).discriminator(num_classes, dropout)
+    discriminator.apply(init_weights)
+    return discriminator

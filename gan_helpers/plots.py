@@ -1,0 +1,93 @@
+"""Plots of a training history: the losses, D(x) and D(G(z)) or the critic's Wasserstein
+estimate, and the sample quality measured during training.
+
+matplotlib's pyplot is imported only to make a figure for a notebook; ``plot_run(...,
+headless=True)`` draws on a plain ``Figure``, so the command line never loads pyplot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from gan_helpers.kinds import get_kind
+
+
+def new_figure(width: float, height: float, headless: bool = False) -> Figure:
+    """A figure of ``width`` x ``height`` inches: pyplot's (a notebook shows it), or a plain one."""
+    if headless:
+        return Figure(figsize=(width, height))
+    import matplotlib.pyplot as plt  # here, not above: the command line must not load pyplot
+
+    return plt.figure(figsize=(width, height))
+
+
+def plot_history(
+    history: Mapping[str, Sequence[float]], keys: Sequence[str], ax=None, title=None, ylabel=None
+):
+    """Plot the named series of a training history against the batch number (``batch_positions``)."""
+    ax = ax if ax is not None else new_figure(7, 3.5).subplots()
+    steps = history["step"]
+    marker = "." if len(steps) < 30 else None  # a short history is still visible
+    for key in keys:
+        values = history[key]
+        ax.plot(batch_positions(steps, values), values, label=key, linewidth=1, marker=marker)
+    ax.set_xlabel("batch")
+    if ylabel:
+        ax.set_ylabel(ylabel)
+    ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def batch_positions(steps: Sequence[float], values: Sequence[float]) -> Sequence[float]:
+    """Where a history series' values go on the batch axis: its steps, or spread evenly over
+    them for a series shorter than ``steps`` (histories written before every series got a value)."""
+    return steps if len(values) == len(steps) else np.linspace(steps[0], steps[-1], len(values))
+
+
+def plot_quality(history: Mapping[str, Sequence[float]], ax=None):
+    """FD of the samples measured during training, by epoch (lower is better)."""
+    ax = ax if ax is not None else new_figure(5, 3.5).subplots()
+    epochs, values = history["fd_epoch"], history["fd"]
+    ax.plot(epochs, values, marker="o", linewidth=1, color="tab:green")
+    ax.set(xlabel="epoch", ylabel="FD (lower is better)", title="sample quality")
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def plot_progress(history: Mapping[str, Sequence[float]], model: str, ax=None):
+    """D(x) and D(G(z)); for a critic (WGAN-GP) the Wasserstein estimate, with the penalty on its own axis."""
+    if not get_kind(model).critic:
+        return plot_history(history, ["d_real", "d_fake"], ax, "D(x) and D(G(z))", "probability")
+    ax = plot_history(history, ["wasserstein"], ax, "critic: Wasserstein estimate", "W estimate")
+    penalty = ax.twinx()  # the penalty is far smaller than W: a flat line on W's axis
+    gp = history["gp"]
+    x = batch_positions(history["step"], gp)
+    penalty.plot(x, gp, color="tab:red", linewidth=1, alpha=0.6, label="gp")
+    penalty.set_ylabel("gradient penalty", color="tab:red")
+    penalty.legend(loc="lower right")
+    return ax
+
+
+def plot_run(history: dict, model: str, title: str | None = None, headless: bool = False):
+    """The losses, the progress measure (``plot_progress``) and, if measured, the sample quality.
+
+    ``title`` goes above all panels, laid out with them so that it covers none of theirs.
+    ``headless``: draw on a plain ``Figure`` (to save it), not one that a notebook shows.
+    """
+    panels = 3 if history.get("fd") else 2
+    fig = new_figure(6 * panels, 3.5, headless)
+    axes = fig.subplots(1, panels)
+    plot_history(history, ["loss_d", "loss_g"], ax=axes[0], title="losses", ylabel="loss")
+    plot_progress(history, model, ax=axes[1])
+    if panels == 3:
+        plot_quality(history, ax=axes[2])
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
