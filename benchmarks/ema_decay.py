@@ -4,7 +4,7 @@
     python benchmarks/ema_decay.py --model wgan-gp --epochs 20 --decays 0.99 0.999
 
 One training run (the engine with ``ema_decay=0``) keeps an average for each decay, updated after
-every step as the engine updates its own (``runs.update_average``). After each epoch the last
+every generator update as the engine updates its own (``runs.update_average``). After each epoch the last
 weights and every average draw ``--samples`` images (noise seed 0), scored by FD against the
 same real training images in the metrics' feature space (``evaluation.frechet_and_entropy``).
 """

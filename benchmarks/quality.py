@@ -48,8 +48,9 @@ def with_averages(model: str, averages: dict[float, torch.nn.Module]):
 
     def step(run, real, labels):
         metrics = own_step(run, real, labels)
-        for decay, average in averages.items():
-            update_average(average, run.generator, decay, run.step)
+        if "loss_g" in metrics:  # as the engine does: the average follows the generator's updates
+            for decay, average in averages.items():
+                update_average(average, run.generator, decay, run.generator_steps)
         return metrics
 
     return step

@@ -23,7 +23,7 @@ from gan_helpers.kinds import build_discriminator, build_generator
 
 # Where the package's defaults depart from the textbook settings, the textbook loop keeps the latter:
 # for the DCGAN, the paper's batches of 128 (passed in) and learning rates of 2e-4, and dropout 0.3
-# in the discriminator where the paper has batch norm (the package's defaults before 2026-11-28).
+# in the discriminator where the paper has batch norm.
 TEXTBOOK_SETTINGS = {"dcgan": {"lr_g": 2e-4, "lr_d": 2e-4, "dropout": 0.3}}
 
 

@@ -66,9 +66,12 @@ class Engine:
     def train_steps(self, steps: int) -> None:
         for _ in range(steps):
             real, labels = next(self.iterator)
-            self.averager.add(self.step(real, labels))
-            if self.run.ema is not None:  # the average of the generator's weights, as train() keeps it
-                update_average(self.run.ema, self.run.generator, self.run.config.ema_decay, self.run.step)
+            metrics = self.step(real, labels)
+            self.averager.add(metrics)
+            run = self.run
+            if run.ema is not None and "loss_g" in metrics:  # the weight average, as train() keeps it
+                update_average(run.ema, run.generator, run.config.ema_decay, run.generator_steps)
+                run.generator_steps += 1
             self.run.step += 1
             if self.run.step % self.run.config.log_every == 0:
                 self.averager.pop()  # the one host sync of the window, as in train()

@@ -41,7 +41,8 @@ def small_run(config: TrainConfig) -> TrainConfig:
 REPOSITORY = "https://github.com/fashion-gan/fashion-gan"
 SETUP_MARKER = "# Setup: Colab or a checkout"
 
-_SETUP_TEMPLATE = """{marker}. Imports the `gan_helpers` next to this notebook; never touches torch.
+_SETUP_TEMPLATE = """{marker}. In a checkout, imports the `gan_helpers` next to this notebook;
+# on Colab, installs that package alone (Colab's own torch, widgets and the rest stay as they are).
 import importlib.util
 import pathlib
 import subprocess

@@ -36,7 +36,7 @@ def draw_frame(run: PointRun, index: int = -1, ax=None, colorbar: bool = False):
               scale_units="xy", scale=arrow_scale(run), width=0.004)  # fmt: skip
     cover = frame.coverage
     ax.set(xlim=(-limit, limit), ylim=(-limit, limit), aspect="equal", xticks=[], yticks=[])
-    ax.set_title(f"{run.config.objective}, step {frame.step}: {cover.covered}/{cover.num_modes} modes, "
+    ax.set_title(f"{run.config.objective}, step {frame.step}\n{cover.covered}/{cover.num_modes} modes, "
                  f"{cover.high_quality:.0%} high quality", fontsize=9)  # fmt: skip
     return ax
 
@@ -59,11 +59,28 @@ def animate(run: PointRun, every: int = 3, interval: int = 200, size: float = 4.
     frames += [len(run.frames) - 1] if frames[-1] != len(run.frames) - 1 else []  # always the last one
     html = FuncAnimation(fig, update, frames=frames, interval=interval).to_jshtml(default_mode="once")
     plt.close(fig)
-    return HTML(html)
+    return HTML(start_when_shown(html))
+
+
+def start_when_shown(html: str) -> str:
+    """matplotlib's player, started once its picture is on the page rather than at once.
+
+    JupyterLab draws only the cells near the screen: an animation made off screen would start
+    before its picture exists and stay blank. The player waits until the picture is there.
+    """
+    start = "setTimeout(function() {"
+    if html.count(start) != 1 or html.count("}, 0);") != 1:
+        return html  # another matplotlib's player: leave it as it is
+    wait = (
+        "(function start() {\n"
+        "        if (!document.getElementById(img_id)) { return setTimeout(start, 200); }"
+    )
+    return html.replace(start, wait).replace("}, 0);", "})();")
 
 
 def frame_slider(runs: dict[str, PointRun], size: float = 4.0) -> widgets.interactive:
-    """A slider over the saved frames, drawing the same frame of each run side by side."""
+    """A slider over the saved snapshots, drawing the same snapshot of each run side by side: the
+    same share of each run's training (each title says its step)."""
     count = min(len(run.frames) for run in runs.values())
 
     def draw(frame: int) -> None:

@@ -30,8 +30,8 @@ from gan_helpers.kinds import get_kind
 StepFunction = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 WARMUP_CALLS = 3  # eager calls per phase before capture: lazy state (optimizer, cuDNN) settles first
 COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use "eager" to stay fast
-# Inductor's own choice of NHWC layouts broke the generator's backward pass on CUDA (torch 2.11,
-# "expected size 64==64, stride 196==1" in convolution_backward): keep the layout we give it.
+# Inductor's own choice of NHWC layouts can break the generator's backward pass on CUDA
+# ("expected size 64==64, stride 196==1" in convolution_backward): keep the layout we give it.
 # And draw dropout masks with PyTorch's generator, so a seed gives the same run compiled or not.
 INDUCTOR_OPTIONS = {"layout_optimization": False, "fallback_random": True}
 

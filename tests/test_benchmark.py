@@ -69,10 +69,10 @@ def test_the_quality_benchmarks_extra_averages_follow_the_engines_rule(tmp_path)
     averages = {0.9: make_average(run.generator), 0.99: make_average(run.generator)}
     step = with_averages("mlp", averages)
     real = torch.rand(8, 1, 28, 28) * 2 - 1
-    run.step = 1000  # past the warm-up, where the two decays differ
+    run.generator_steps = 1000  # past the warm-up, where the two decays differ
     for _ in range(3):
         assert set(step(run, real, torch.zeros(8, dtype=torch.long))) >= {"loss_d", "loss_g"}
-        run.step += 1
+        run.step, run.generator_steps = run.step + 1, run.generator_steps + 1
     assert run.ema is not None  # the engine's own average is the engine's business, not the step's
     moved = [not torch.equal(a.net[0].weight, run.generator.net[0].weight) for a in averages.values()]
     assert all(moved)  # behind the trained weights, each by its own decay

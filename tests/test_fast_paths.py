@@ -155,7 +155,6 @@ def test_a_failed_cuda_graph_capture_says_how_to_train_without(monkeypatch):
 def test_cuda_graphs_are_left_out_off_cuda():
     run = new_run(TrainConfig.for_model("dcgan", device="cpu", cuda_graphs=True))
     assert not isinstance(make_step(run), CudaGraphStep)  # it would fail at its first CUDA call
-    assert_close_runs(losses_and_weights("dcgan", cuda_graphs=False), losses_and_weights("dcgan"), 0, 0)
 
 
 def critic_update(critic: torch.nn.Module) -> tuple[torch.Tensor, list[torch.Tensor], int]:

@@ -62,3 +62,11 @@ def test_no_module_branches_on_a_model_kinds_name():
         if path.name != "kinds.py":
             found = [line for line in path.read_text().splitlines() if pattern.search(line)]
             assert found == [], f"{path.name} decides by a kind's name: {found}"
+
+
+def test_code_names_no_dates_or_machines_of_a_particular_run():
+    """Docstrings and comments say what and why; the README's dated tables keep the record."""
+    pattern = re.compile(r"20\d\d-\d\d-\d\d|\bH100\b|\bH200\b|\b\d-core\b|\btorch 2\.\d+")
+    for path in [*PACKAGE.glob("*.py"), *(project_dir() / "benchmarks").glob("*.py")]:
+        found = [line.strip() for line in path.read_text().splitlines() if pattern.search(line)]
+        assert found == [], f"{path.name}: {found}"
