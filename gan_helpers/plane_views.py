@@ -72,7 +72,7 @@ def start_when_shown(html: str) -> str:
     if html.count(start) != 1 or html.count("}, 0);") != 1:
         return html  # another matplotlib's player: leave it as it is
     wait = (
-        "(function start() {\n"
+        ";(function start() {\n"
         "        if (!document.getElementById(img_id)) { return setTimeout(start, 200); }"
     )
     return html.replace(start, wait).replace("}, 0);", "})();")

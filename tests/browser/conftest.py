@@ -28,12 +28,12 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
 ]  # fmt: skip
 INSTALL_HINT = "install with `apt-get install chromium` and `pip install playwright` (no browser download)"
-# Lab settings for a quiet, predictable page: no news or update checks, every cell kept in the DOM.
+# Lab settings for a quiet page: no news or update checks. Everything else is JupyterLab's default,
+# the notebook's windowing mode included (cells off screen are not rendered), as a learner has it.
 LAB_SETTINGS = {
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false", "checkForUpdates": False,
     },
-    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
 }  # fmt: skip
 
 

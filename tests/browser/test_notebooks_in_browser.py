@@ -53,7 +53,7 @@ def run_all_cells(page, lab, name: str, timeout_s: float = 300) -> None:
         status = page.locator(".jp-Notebook-ExecutionIndicator-tooltip").all_inner_texts()
         prompts = page.locator(PROMPTS).all_inner_texts()
         pytest.fail(f"{name} did not finish in {timeout_s:.0f} s: prompts {prompts}, kernel {status}")
-    errors = [e.inner_text() for e in page.query_selector_all(f"{OUTPUT}[data-mime-type*='stderr']")]
+    errors = [e.text_content() for e in page.query_selector_all(f"{OUTPUT}[data-mime-type*='stderr']")]
     assert not errors, f"{name} shows error output:\n" + "\n---\n".join(errors)
     prompts = [p.text_content() for p in page.query_selector_all(PROMPTS)]
     assert all(re.fullmatch(r"\[\d+\]:", p) for p in prompts), f"cells left unexecuted in {name}: {prompts}"
@@ -96,15 +96,27 @@ def test_data_loading_notebook_shows_its_figures(page, jupyter_lab):
     run_all_cells(page, jupyter_lab, "01_data_loading.ipynb")
     assert rendered_images(page) >= 3  # class grid, histogram, a batch
     screenshot(page, page.locator(f"{OUTPUT} img").first, "01_data_loading-class-grid")
-    assert "round trip exact: True" in page.inner_text(".jp-Notebook")
+    assert "round trip exact: True" in page.text_content(".jp-Notebook")
 
 
 def test_dcgan_notebook_panel_progress_and_samples(page, jupyter_lab):
     run_all_cells(page, jupyter_lab, "03_dcgan.ipynb")
     panel = page.locator(f"{OUTPUT} .widget-interact")
-    labels = {label.strip() for label in panel.locator(".widget-label").all_inner_texts()}
+    panel.scroll_into_view_if_needed()  # JupyterLab's default windowing draws only what is near the screen
+    labels = {label.strip() for label in panel.locator(".widget-label").all_text_contents()}
     assert labels >= PANEL_LABELS, f"panel labels {labels} lack {PANEL_LABELS - labels}"
     screenshot(page, panel, "03_dcgan-panel")
+
+    # Untouched, the panel trains exactly the settings the cell above it shows, not the sliders' grid
+    exact = run_in_new_cell(page, "print(panel.result.lr_g, panel.result.lr_d)").strip()
+    assert exact == "0.0004 0.0002", exact
+    rate = panel.locator(".widget-slider", has_text="generator lr").locator(".widget-readout")
+    rate.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("0.0005")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f"{OUTPUT} :text('lr G 0.0005')", timeout=30_000)
+    assert run_in_new_cell(page, "print(panel.result.lr_g)").strip() == "0.0005"  # typed is trained
 
     readout = panel.locator(".widget-slider", has_text="epochs").locator(".widget-readout")
     readout.click()
@@ -117,8 +129,9 @@ def test_dcgan_notebook_panel_progress_and_samples(page, jupyter_lab):
     )
 
     progress = page.locator(f"{OUTPUT} .widget-hprogress").first
+    progress.scroll_into_view_if_needed()
     assert progress.is_visible()
-    bar_text = progress.locator("xpath=..").inner_text().replace("\u2007", " ")  # tqdm's figure spaces
+    bar_text = progress.locator("xpath=..").text_content().replace("\u2007", " ")  # tqdm's figure spaces
     assert "100%" in bar_text and "epoch 1/1" in bar_text, bar_text
     screenshot(page, progress, "03_dcgan-progress")
 
@@ -133,6 +146,7 @@ def test_wgan_gp_live_view_plots_the_estimate_and_a_refused_value_is_one_line(pa
     assert "critic: Wasserstein estimate" in titles and "losses" not in titles  # what the text says to watch
 
     panel = page.locator(f"{OUTPUT} .widget-interact").first
+    panel.scroll_into_view_if_needed()
     seed = panel.locator(".widget-text", has_text="seed").locator("input")
     seed.fill("-1")
     seed.press("Enter")
@@ -146,9 +160,16 @@ def test_wgan_gp_live_view_plots_the_estimate_and_a_refused_value_is_one_line(pa
 
 def test_two_dimensions_animation_steps_and_the_frame_slider_redraws(page, jupyter_lab):
     run_all_cells(page, jupyter_lab, "07_gans_in_two_dimensions.ipynb")
-    animation = page.locator(f"{OUTPUT} .animation").first
+    animations = page.locator(f"{OUTPUT} .animation")
+    assert animations.count() >= 2
+    for number in range(animations.count()):  # each player shows its first frame once on screen
+        animations.nth(number).scroll_into_view_if_needed()
+        shown = "img => img.complete && img.naturalWidth > 0"
+        first_frame = animations.nth(number).locator("img").first.element_handle()
+        page.wait_for_function(shown, arg=first_frame, timeout=30_000)
+    animation = animations.first
+    animation.scroll_into_view_if_needed()
     image = animation.locator("img").first
-    image.wait_for(timeout=30_000)
     animation.locator("button[title='First frame']").click()
     first = image.get_attribute("src")
     animation.locator("button[title='Next frame']").click()
