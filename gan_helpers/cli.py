@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--resume", metavar="PATH",
         help="continue from a checkpoint.pt, in its folder unless --output-dir/--run-name say otherwise; "
-        "new --lr/--lr-g/--lr-d/--betas/--epochs apply",
+        "every option given applies and each change is printed",
     )  # fmt: skip
     train.add_argument(
         "--overwrite", action="store_true", help="replace a run already in the folder (default: refuse)"

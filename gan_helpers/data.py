@@ -340,7 +340,15 @@ class BatchIterator:
         order = self.order(epoch)
         for first in range(start * self.batch_size, len(self) * self.batch_size, self.batch_size):
             index = order[first : first + self.batch_size]
-            yield self.images[index], self.labels[index]
+            yield self.gather(index), self.labels[index]
+
+    def gather(self, index: torch.Tensor) -> torch.Tensor:
+        """The images at ``index``. On the CPU NumPy copies them on one thread: torch splits so
+        small a copy over its threads and then waits for the slowest, several times slower
+        whenever another program keeps a core busy."""
+        if self.device.type != "cpu":
+            return self.images[index]
+        return torch.from_numpy(self.images.numpy().take(index.numpy(), axis=0))
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """One epoch; each new ``for`` loop over the iterator is the next epoch."""

@@ -177,13 +177,14 @@ def evaluate_real(reference: Reference, count: int = 10_000, test: ImageData | N
 def format_table(rows: dict[str, dict[str, float]]) -> str:
     """A plain-text table, one row per model, with KID's spread."""
     widths = [10, 18, 8, 11, 9, 15]
-    header = f"{'model':<14}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
+    first = max(14, *(len(name) + 1 for name in rows))  # the longest name still leaves a space
+    header = f"{'model':<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
     lines = [header, "-" * len(header)]
     for name, row in rows.items():
         cells = [f"{row['FD']:.2f}", f"{row['KID x1e3']:.2f} ± {row['KID std x1e3']:.2f}",
                  f"{row['IS']:.2f}", f"{row['precision']:.3f}", f"{row['recall']:.3f}",
                  f"{row['class entropy']:.3f}"]  # fmt: skip
-        lines.append(f"{name:<14}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+        lines.append(f"{name:<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     return "\n".join(lines)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from gan_helpers.losses import GENERATOR_LOSSES, wasserstein_generator_loss
 from gan_helpers.steps import critic_step, gan_step, generator_step
@@ -247,11 +248,15 @@ def snapshot(run: PointRun, noise: torch.Tensor, step: int) -> Frame:
 
 
 def train_points(
-    config: PointConfig, generator: nn.Module | None = None, discriminator: nn.Module | None = None
+    config: PointConfig,
+    generator: nn.Module | None = None,
+    discriminator: nn.Module | None = None,
+    progress: bool = True,
 ) -> PointRun:
     """Train a GAN on 2-D points with the package's steps, keeping ``num_frames`` snapshots.
 
     Networks you pass in start from the weights they have: seed before building them.
+    ``progress`` shows a progress bar over the generator's steps.
     """
     torch.manual_seed(config.seed)  # fixes the default networks' starting weights and the steps' noise
     data = DISTRIBUTIONS[config.data]()
@@ -264,7 +269,8 @@ def train_points(
     run, start = PointRun(config, data, generator, discriminator), time.perf_counter()
     run.frames.append(snapshot(run, noise, 0))
     every = max(1, config.steps // config.num_frames)
-    for step in range(1, config.steps + 1):
+    steps = tqdm(range(1, config.steps + 1), desc=f"{config.objective}, {config.data}", disable=not progress)
+    for step in steps:
         if config.objective == "wgan-gp":
             for _ in range(config.n_critic):  # the critic trains more: a fresh real batch each time
                 real = data.sample(config.batch_size, rng)

@@ -11,8 +11,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from gan_helpers.kinds import get_kind
+
+PANEL_WIDTH = 4.2  # inches: three panels scaled to a notebook's width keep 10-point text readable
 
 
 def new_figure(width: float, height: float, headless: bool = False) -> Figure:
@@ -56,6 +59,10 @@ def plot_quality(history: Mapping[str, Sequence[float]], ax=None):
     epochs, values = history["fd_epoch"], history["fd"]
     ax.plot(epochs, values, marker="o", linewidth=1, color="tab:green")
     ax.set(xlabel="epoch", ylabel="FD (lower is better)", title="sample quality")
+    if len(epochs) <= 10:  # epochs are whole: a tick at each, not 0.96 and 1.04 around a single one
+        ax.set_xticks(epochs)
+    else:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(alpha=0.3)
     return ax
 
@@ -81,7 +88,7 @@ def plot_run(history: dict, model: str, title: str | None = None, headless: bool
     ``headless``: draw on a plain ``Figure`` (to save it), not one that a notebook shows.
     """
     panels = 3 if history.get("fd") else 2
-    fig = new_figure(6 * panels, 3.5, headless)
+    fig = new_figure(PANEL_WIDTH * panels, 3.3, headless)
     axes = fig.subplots(1, panels)
     plot_history(history, ["loss_d", "loss_g"], ax=axes[0], title="losses", ylabel="loss")
     plot_progress(history, model, ax=axes[1])

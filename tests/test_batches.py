@@ -63,3 +63,13 @@ def test_no_shuffle_keeps_order_and_bad_batch_size():
     assert seen_ids(BatchIterator(make_data(), 10, shuffle=False)) == list(range(50))
     with pytest.raises(ValueError, match="batch_size must be between 1 and 50"):
         BatchIterator(make_data(), 0)
+
+
+def test_the_cpu_gather_returns_exactly_what_indexing_does():
+    data = ImageData(
+        torch.randint(0, 256, (50, 1, 28, 28), dtype=torch.uint8), torch.arange(50) % 10, CLASS_NAMES, True
+    )
+    batches = BatchIterator(data, batch_size=8, seed=3)
+    index = batches.order(0)[:8]
+    gathered = batches.gather(index)
+    assert gathered.dtype == torch.float32 and torch.equal(gathered, batches.images[index])

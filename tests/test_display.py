@@ -78,3 +78,19 @@ def test_panel_readouts_and_summary_read_naturally():
     assert f"{penalty.value:{penalty.readout_format}}" == "10"  # not 1.0e+01
     one = summary(panel.result.replace(num_epochs=1))
     assert one.startswith("wgan-gp: 1 epoch, ") and "2 epochs" in summary(panel.result.replace(num_epochs=2))
+
+
+def test_a_run_plot_stays_readable_at_a_notebooks_width_and_counts_whole_epochs():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    history = {"step": [10, 20], "loss_d": [1.3, 1.2], "loss_g": [0.8, 0.9], "d_real": [0.6, 0.6],
+               "d_fake": [0.4, 0.4], "fd_epoch": [1], "fd": [40.0], "fd_class_entropy": [3.0]}  # fmt: skip
+    fig = plot_run(history, "dcgan", headless=True)
+    FigureCanvasAgg(fig).draw()
+    notebook_width_px = 900  # a JupyterLab output area; wider pictures are scaled down to it
+    scale = notebook_width_px / (fig.get_figwidth() * fig.dpi)
+    sizes = [label.get_fontsize() for ax in fig.axes for label in [*ax.get_xticklabels(), ax.title]]
+    smallest_px = min(sizes) * fig.dpi / 72 * min(scale, 1)
+    assert smallest_px >= 9, f"text {smallest_px:.1f} px high once the figure fits the notebook"
+    quality = fig.axes[2]
+    assert all(float(tick).is_integer() for tick in quality.get_xticks()), quality.get_xticks()

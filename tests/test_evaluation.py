@@ -10,7 +10,7 @@ from gan_helpers import evaluation, metrics, weights
 from gan_helpers.cli import main
 from gan_helpers.config import ClassifierConfig, TrainConfig
 from gan_helpers.data import CLASS_NAMES, ImageData, load_dataset
-from gan_helpers.evaluation import train_classifier
+from gan_helpers.evaluation import format_table, train_classifier
 from gan_helpers.images import make_gif, save_grid
 from gan_helpers.models import FashionClassifier, generate, slerp
 from gan_helpers.runs import new_run, save_checkpoint
@@ -98,3 +98,11 @@ def test_generate_is_seeded_and_gif_has_all_frames(tmp_path):
     assert Image.open(gif).n_frames == 3
     with pytest.raises(ValueError, match="at least one frame"):
         make_gif([], tmp_path / "none.gif")
+
+
+def test_a_table_row_name_never_runs_into_its_numbers():
+    row = {"FD": 31.99, "KID x1e3": 200.0, "KID std x1e3": 20.0, "IS": 6.0, "precision": 0.6,
+           "recall": 0.2, "class entropy": 3.3}  # fmt: skip
+    lines = format_table({"last weights": row, "average of the weights": row}).splitlines()
+    assert len({len(line) for line in lines}) == 1  # every row as wide as the header
+    assert lines[-1].startswith("average of the weights ") and "31.99" in lines[-1]

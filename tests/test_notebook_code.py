@@ -169,3 +169,24 @@ def test_editing_the_step_cell_of_chapter_02_changes_what_trains(tmp_path, monke
     cells.insert(step, "STEPS_SEEN = []")
     namespace = run_cells(cells, tmp_path, monkeypatch)
     assert namespace["STEPS_SEEN"] == list(range(namespace["run"].step))
+
+
+def test_chapter_05s_measurement_shows_the_average_wobbling_less_than_the_last_weights(tmp_path, monkeypatch):
+    """What chapter 05 says of the weight average, on a short real run measured by the chapter's own code."""
+    from itertools import pairwise
+
+    from gan_helpers.config import TrainConfig
+    from gan_helpers.training import train
+
+    cells = notebook_code("05_visualization.ipynb", until="def measure_both")
+    namespace = run_cells([cells[0], cells[-1]], tmp_path, monkeypatch)  # imports, then the measuring cell
+    config = TrainConfig.for_model("dcgan", num_epochs=1, subset=0.04, log_every=3, quality_every=0,
+                                   output_dir=str(tmp_path))  # fmt: skip
+    train(config, on_log=namespace["measure_both"], progress=False)
+    measured = namespace["along_the_way"]
+
+    def change(values):
+        return sum(abs(b - a) for a, b in pairwise(values)) / (len(values) - 1)
+
+    assert len(measured["batch"]) >= 10
+    assert change(measured["average of the weights"]) < change(measured["last weights"])

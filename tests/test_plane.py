@@ -33,6 +33,7 @@ from gan_helpers.plane_views import (
     plot_coverage,
     plot_modes,
     point_panel,
+    point_summary,
 )
 
 matplotlib.use("Agg")
@@ -201,3 +202,13 @@ def test_the_numbers_the_chapter_states_come_from_its_own_runs():
     low, high = stated(r"The discriminator is saturated on (\d+)–(\d+)% of the grid")
     field = gan.frames[-1].field
     assert int(low) <= round(100 * ((field < 0.05) | (field > 0.95)).float().mean().item()) <= int(high)
+
+
+def test_the_panel_refuses_a_negative_seed_and_says_what_it_will_train(capsys):
+    panel = point_panel(PointConfig(steps=300))
+    controls = {control.description: control for control in panel.kwargs_widgets}
+    controls["seed"].value = 4
+    assert capsys.readouterr().out.strip().splitlines()[-1] == point_summary(panel.result)
+    assert "seed 4" in point_summary(panel.result) and "300 generator steps" in point_summary(panel.result)
+    controls["seed"].value = -1
+    assert isinstance(panel.result, Refused) and "seed must be a whole number from 0" in panel.result.message
