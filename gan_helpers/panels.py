@@ -3,7 +3,7 @@ trains) and a class picker for a conditional generator."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -62,21 +62,34 @@ def config_panel(config: TrainConfig) -> widgets.interactive:
     if kind.critic:
         controls["n_critic"] = widgets.IntSlider(base.n_critic, min=1, max=10, description="n_critic")
         controls["gp_weight"] = log_slider(base.gp_weight, "penalty weight λ", low=-1, high=3)
+
+    def with_betas(values: dict) -> dict:  # the panel edits beta1; beta2 stays the config's
+        beta1 = values.pop("beta1")
+        return {**values, "betas": (beta1, base.betas[1])}
+
+    return editing(base, controls, summary, log_scaled=("lr_g", "lr_d", "gp_weight"), prepare=with_betas)
+
+
+def editing(
+    config, controls: dict, describe: Callable, log_scaled: tuple[str, ...] = (), prepare: Callable = dict
+) -> widgets.interactive:
+    """A panel whose ``controls`` edit a copy of ``config`` (a dataclass with ``replace``):
+    ``panel.result`` is the edited copy, described in one printed line, or the refusal."""
     for control in controls.values():
         control.style, control.layout = STYLE, LAYOUT
 
-    def make_config(**values) -> TrainConfig | Refused:
-        values["betas"] = (values.pop("beta1"), base.betas[1])
-        for name in ("lr_g", "lr_d", "gp_weight"):
-            if name in values:  # what the slider shows and the config trains are the same number
-                values[name] = slider_value(values[name], getattr(base, name))
+    def make_config(**values):
+        values = prepare(values)
+        for name in log_scaled:  # what the slider shows and the config trains are the same number
+            if name in values:
+                values[name] = slider_value(values[name], getattr(config, name))
         try:
-            config = base.replace(**values)
+            edited = config.replace(**values)
         except ValueError as error:  # one line in the panel, and the training cell refuses too
             print(f"refused: {error}")
             return Refused(str(error))
-        print(summary(config))
-        return config
+        print(describe(edited))
+        return edited
 
     return widgets.interactive(make_config, **controls)
 

@@ -10,7 +10,7 @@ import torch
 from IPython.display import HTML
 from matplotlib.animation import FuncAnimation
 
-from gan_helpers.panels import LAYOUT, STYLE, Refused, log_slider, slider_value
+from gan_helpers.panels import editing, log_slider
 from gan_helpers.plane import DISTRIBUTIONS, OBJECTIVES, PointConfig, PointRun, plane_axis, plane_limit
 
 FAKE_COLOUR, PUSH_COLOUR, ARROWS = "tab:orange", "magenta", 150  # arrows on the first 150 points
@@ -140,21 +140,7 @@ def point_panel(config: PointConfig) -> widgets.interactive:
         ),
         "seed": widgets.IntText(config.seed, description="seed"),
     }
-    for control in controls.values():
-        control.style, control.layout = STYLE, LAYOUT
-
-    def make_config(**values) -> PointConfig | Refused:
-        for name in ("lr_g", "lr_d"):
-            values[name] = slider_value(values[name], getattr(config, name))
-        try:
-            chosen = config.replace(**values)
-        except ValueError as error:  # one line in the panel, and the training cell refuses too
-            print(f"refused: {error}")
-            return Refused(str(error))
-        print(point_summary(chosen))
-        return chosen
-
-    return widgets.interactive(make_config, **controls)
+    return editing(config, controls, point_summary, log_scaled=("lr_g", "lr_d"))
 
 
 def point_summary(config: PointConfig) -> str:

@@ -71,6 +71,14 @@ def rendered_images(page) -> int:
     )
 
 
+def type_into(page, readout, text: str) -> None:
+    """Type ``text`` into a slider's readout, as a learner does, and press Enter."""
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
 def screenshot(page, element, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
     element.scroll_into_view_if_needed()
@@ -111,18 +119,11 @@ def test_dcgan_notebook_panel_progress_and_samples(page, jupyter_lab):
     exact = run_in_new_cell(page, "print(panel.result.lr_g, panel.result.lr_d)").strip()
     assert exact == "0.0004 0.0002", exact
     rate = panel.locator(".widget-slider", has_text="generator lr").locator(".widget-readout")
-    rate.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("0.0005")
-    page.keyboard.press("Enter")
+    type_into(page, rate, "0.0005")
     page.wait_for_selector(f"{OUTPUT} :text('lr G 0.0005')", timeout=30_000)
     assert run_in_new_cell(page, "print(panel.result.lr_g)").strip() == "0.0005"  # typed is trained
 
-    readout = panel.locator(".widget-slider", has_text="epochs").locator(".widget-readout")
-    readout.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("3")
-    page.keyboard.press("Enter")
+    type_into(page, panel.locator(".widget-slider", has_text="epochs").locator(".widget-readout"), "3")
     page.wait_for_selector(f"{OUTPUT} :text('dcgan: 3 epochs')", timeout=30_000)
     assert run_in_new_cell(page, "print('epochs in the config:', panel.result.num_epochs)").strip() == (
         "epochs in the config: 3"
@@ -181,10 +182,7 @@ def test_two_dimensions_animation_steps_and_the_frame_slider_redraws(page, jupyt
     slider_panel = page.locator(f"{OUTPUT} .widget-interact", has=frame_label)
     picture = slider_panel.locator("img").first
     before = picture.get_attribute("src")
-    slider_panel.locator(".widget-readout").first.click()
-    page.keyboard.press("Control+A")
-    page.keyboard.type("0")
-    page.keyboard.press("Enter")
+    type_into(page, slider_panel.locator(".widget-readout").first, "0")
     page.wait_for_function(
         "([panel, before]) => panel.querySelector('img') && panel.querySelector('img').src !== before",
         arg=[slider_panel.element_handle(), before], timeout=30_000,
