@@ -118,3 +118,13 @@ def test_each_dcgan_recipe_is_its_own_change_to_the_textbook_settings_and_one_is
     assert [n for n, c in configs.items() if c == tuple(getattr(defaults, f) for f in fields)] == [
         "batch 32, no dropout, lr_g 4e-4"
     ]  # the recipe the defaults were chosen from (benchmarks/README.md)
+
+
+def test_the_wgan_try_it_benchmark_trains_the_chapters_own_critic():
+    import torch
+
+    from benchmarks.wgan_try_it import chapter_class
+
+    critic = chapter_class("CriticWithBatchNorm")()
+    assert any(isinstance(layer, torch.nn.BatchNorm2d) for layer in critic.modules())
+    assert critic(torch.zeros(3, 1, 28, 28)).shape == (3,)
