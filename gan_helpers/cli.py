@@ -211,7 +211,7 @@ def check_flag_seed(seed: int) -> None:
     try:
         check_seed(seed)
     except ValueError as error:
-        raise ValueError(f"--{error}") from None
+        raise ValueError(f"--seed {seed}: {str(error).split(': ', 1)[1]}") from None
 
 
 def check_sample_output(out: Path, source: Path, overwrite: bool) -> None:
