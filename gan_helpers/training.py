@@ -183,7 +183,8 @@ def train(
     to refresh a live view.
     A run folder that holds another run is refused unless ``overwrite``, which removes that
     run's files; the folder is locked while training. Ctrl-C stops after the current batch with
-    a checkpoint saved.
+    a checkpoint saved. The folder gets the epoch grids, ``checkpoint.pt``, ``history.json`` and
+    ``losses.png``, from a notebook as from the command line.
     """
     if isinstance(run, TrainConfig):
         run = new_run(run)
