@@ -33,9 +33,14 @@ def sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
 def kernel_distance(
     a: torch.Tensor, b: torch.Tensor, num_subsets: int = 100, subset_size: int = 1000, seed: int = 0
 ) -> tuple[float, float]:
-    """KID: unbiased MMD^2 with the kernel (x.y / d + 1)^3, mean and std over random subsets."""
+    """KID: unbiased MMD^2 with the kernel (x.y / d + 1)^3, mean and std over random subsets.
+
+    Subsets hold ``subset_size`` points, or half the smaller set where that has no more: subsets
+    of a whole set would all be the same, and their spread a meaningless 0.
+    """
     _check_pair(a, b, minimum=2)
-    size = min(subset_size, len(a), len(b))
+    smaller = min(len(a), len(b))
+    size = subset_size if subset_size < smaller else max(2, smaller // 2)
     generator = torch.Generator().manual_seed(seed)
     values = []
     for _ in range(num_subsets):

@@ -97,3 +97,10 @@ def test_nearest_neighbours_and_input_checks():
         metrics.frechet_distance(torch.zeros(5, 3), torch.zeros(5, 4))
     with pytest.raises(ValueError, match="at least 2 samples"):
         metrics.frechet_distance(torch.zeros(1, 3), torch.zeros(5, 3))
+
+
+def test_kid_has_a_real_spread_even_for_fewer_samples_than_a_subset():
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.randn(500, 8, generator=generator), torch.randn(500, 8, generator=generator) + 0.5
+    mean, spread = metrics.kernel_distance(a, b, num_subsets=20, subset_size=1000)
+    assert mean > 0 and spread > 0  # subsets of half the points differ from each other
