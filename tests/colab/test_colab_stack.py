@@ -90,10 +90,19 @@ def test_each_chapter_runs_alone_on_colabs_stack(colab_python, notebook, tmp_pat
     alone = tmp_path / notebook.name  # an empty folder: no checkout, no data/
     shutil.copy(notebook, alone)
     environment = {**os.environ, "FASHION_GAN_SMALL_RUN": "1"}
-    done = subprocess.run(
-        [str(colab_python), str(RUNNER), str(alone)], cwd=tmp_path, capture_output=True, text=True,
-        env=environment, timeout=900,
-    )  # fmt: skip
+    done = run_alone(colab_python, alone, environment)
+    if done.returncode != 0 and "CellTimeoutError" in done.stderr:
+        # nbclient on ipykernel 5.5 can miss a kernel's reply and wait for it (seen once, with the
+        # kernel idle): a second, fresh kernel tells a lost message from a cell that hangs.
+        done = run_alone(colab_python, alone, environment)
     assert done.returncode == 0, done.stderr[-3000:]
     problems = json.loads(done.stdout.strip().splitlines()[-1])
     assert problems == [], "\n".join(problems)
+
+
+def run_alone(python: Path, notebook: Path, environment: dict) -> subprocess.CompletedProcess:
+    """Execute the notebook in its own folder with the Colab stack's Python."""
+    return subprocess.run(
+        [str(python), str(RUNNER), str(notebook)], cwd=notebook.parent, capture_output=True, text=True,
+        env=environment, timeout=600,
+    )  # fmt: skip
