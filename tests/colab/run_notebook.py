@@ -12,7 +12,7 @@ path = Path(sys.argv[1])
 notebook = nbformat.read(path, as_version=4)
 client = nbclient.NotebookClient(
     notebook,
-    timeout=240,  # a cell of the small run takes seconds; a wait this long is a stuck message
+    timeout=600,  # a cell of the small run takes seconds; a wait this long is a lost message
     kernel_name="python3",
     allow_errors=True,
     resources={"metadata": {"path": str(path.parent)}},

@@ -104,5 +104,5 @@ def run_alone(python: Path, notebook: Path, environment: dict) -> subprocess.Com
     """Execute the notebook in its own folder with the Colab stack's Python."""
     return subprocess.run(
         [str(python), str(RUNNER), str(notebook)], cwd=notebook.parent, capture_output=True, text=True,
-        env=environment, timeout=600,
+        env=environment, timeout=1500,
     )  # fmt: skip
