@@ -25,12 +25,20 @@ from gan_helpers.config import DEVICES, SAMPLES_DIR, ClassifierConfig, TrainConf
 from gan_helpers.data import DATASETS, load_fashion_mnist
 from gan_helpers.evaluation import evaluation_report, train_classifier
 from gan_helpers.files import DiskFullError, atomic_save
-from gan_helpers.images import image_formats, save_grid
+from gan_helpers.images import image_formats, on_dark_background, read_image, save_grid
 from gan_helpers.kinds import MODEL_KINDS
+from gan_helpers.latent import invert
 from gan_helpers.models import check_seed, generate, is_conditional
 from gan_helpers.runs import load_run, new_run, pick_device
 from gan_helpers.training import TrainingDivergedError, train
-from gan_helpers.weights import check_output, export_generator, load_any, save_classifier, source_path
+from gan_helpers.weights import (
+    check_output,
+    export_generator,
+    load_any,
+    load_classifier,
+    save_classifier,
+    source_path,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     sample.add_argument("--class", dest="label", help="conditional GAN only: a class name or number")
+    invert = commands.add_parser(
+        "invert", help="find the latent vector whose image is closest to an image file"
+    )
+    invert.add_argument("image", help="any image file PIL reads (PNG, JPEG, ...)")
+    invert.add_argument(
+        "--model", default="dcgan", help="a shipped generator's name or a checkpoint/export file"
+    )
+    invert.add_argument(
+        "--out", required=True, help="FILE.png (or .jpg, ...); the latent vector goes to FILE.pt"
+    )
+    invert.add_argument("--steps", type=int, default=500, help="gradient steps (default 500)")
+    invert.add_argument("--starts", type=int, default=4, help="random starting points (default 4)")
+    invert.add_argument("--seed", type=int, default=0, help="seed of the starting points (default 0)")
+    invert.add_argument("--overwrite", action="store_true", help="replace --out and its .pt if they exist")
     return parser
 
 
@@ -261,6 +283,35 @@ def run_sample(args: argparse.Namespace) -> str:
     return f"wrote {args.count} images to {out}"
 
 
+def run_invert(args: argparse.Namespace) -> str:
+    """The ``invert`` command: checks every argument, inverts the image, writes FILE.png and FILE.pt."""
+    for flag, value, high in (("--steps", args.steps, 10_000), ("--starts", args.starts, 64)):
+        if not 1 <= value <= high:
+            raise ValueError(f"{flag} {value}: must be from 1 to {high}")
+    check_flag_seed(args.seed)
+    out = Path(args.out)
+    if out.suffix.lower() not in image_formats():
+        raise ValueError(
+            f"--out {out}: give an image file ({', '.join(image_formats())}); z goes beside it as .pt"
+        )
+    for path in (out, out.with_suffix(".pt")):
+        check_output(path, [args.image, source_path(args.model)], args.overwrite)
+    target, inverted = on_dark_background(read_image(args.image))
+    generator, classifier = load_any(args.model), load_classifier()
+    for network in (generator, classifier):
+        network.requires_grad_(False)
+    found = invert(generator, target, classifier.features, args.starts, args.steps, seed=args.seed)
+    label = None if found.labels is None else int(found.labels[0])
+    save_grid(found.images, out, nrow=1)
+    atomic_save(
+        {"z": found.z, "label": label, "error": found.error.item(), "model": args.model},
+        out.with_suffix(".pt"),
+    )
+    drawn_as = "" if label is None else f", drawn as {generator.class_names[label]}"
+    note = "colours inverted (a light background); " if inverted else ""
+    return f"{note}wrote {out} and {out.with_suffix('.pt')}; pixel error {found.error.item():.3f}{drawn_as}"
+
+
 def run_train_classifier(config: ClassifierConfig, output: str, overwrite: bool = False) -> float:
     """The ``train-classifier`` command: check where it will save, train, report test accuracy, save."""
     check_output(output, [], overwrite)
@@ -284,6 +335,8 @@ def run_command(args: argparse.Namespace) -> int:
         run_train_classifier(config, args.output, args.overwrite)
     elif args.command == "sample":
         print(run_sample(args))
+    elif args.command == "invert":
+        print(run_invert(args))
     elif args.command == "export":
         print(f"wrote {export_generator(args.checkpoint, args.output, args.overwrite)}")
     else:

@@ -1,16 +1,19 @@
-"""Images as files: a grid of samples as one picture (PNG, JPEG, ...), written atomically, and a
-run's epoch grids as a GIF. No plotting library: the engine and the command line use these."""
+"""Images as files: a grid of samples as one picture (PNG, JPEG, ...), written atomically, a
+run's epoch grids as a GIF, and any image file read in as a Fashion-MNIST image. No plotting
+library: the engine and the command line use these."""
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
 from torchvision.utils import make_grid, save_image
 
+from gan_helpers.data import scale
 from gan_helpers.files import atomic_write
 
 
@@ -62,3 +65,42 @@ def labelled(image: Image.Image, stem: str) -> Image.Image:
     framed.paste(image, (0, 16))
     ImageDraw.Draw(framed).text((4, 2), f"epoch {match.group(1)}", fill=0)
     return framed
+
+
+def read_image(source: bytes | str | Path, name: str | None = None) -> torch.Tensor:
+    """An image file (a path, or the file's bytes) as one [1, 1, 28, 28] image in [-1, 1]:
+    gray, padded to a square with its own border colour, shrunk to 28x28, scaled as chapter 01 does."""
+    name = name or (str(source) if isinstance(source, (str, Path)) else "the file")
+    if isinstance(source, (str, Path)):
+        if not Path(source).is_file():
+            raise ValueError(f"no image file at {source}")
+        source = Path(source).read_bytes()
+    if not source:
+        raise ValueError(f"{name} is empty: choose an image file (PNG, JPEG, ...)")
+    try:
+        with Image.open(io.BytesIO(source)) as opened:
+            gray = ImageOps.exif_transpose(opened).convert("L")
+    except UnidentifiedImageError:
+        raise ValueError(f"{name} is not an image file: PIL knows no image format in it") from None
+    except (OSError, SyntaxError, ValueError) as error:  # a cut-off or damaged file
+        raise ValueError(f"{name} cannot be read as an image ({error})") from None
+    side = max(gray.size)
+    square = ImageOps.pad(gray, (side, side), color=_border_colour(gray))
+    small = square.resize((28, 28), Image.Resampling.LANCZOS)
+    pixels = torch.frombuffer(bytearray(small.tobytes()), dtype=torch.uint8).view(1, 1, 28, 28)
+    return scale(pixels)
+
+
+def _border_colour(gray: Image.Image) -> int:
+    """The median gray of the outermost rows and columns: the background, for most photos."""
+    pixels = torch.frombuffer(bytearray(gray.tobytes()), dtype=torch.uint8).view(gray.size[1], gray.size[0])
+    edges = torch.cat([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
+    return int(edges.median())
+
+
+def on_dark_background(image: torch.Tensor) -> tuple[torch.Tensor, bool]:
+    """The image with its colours inverted if its border is light (Fashion-MNIST draws light
+    garments on black), and whether it was."""
+    edges = torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0], image[..., :, -1]], dim=-1)
+    light = bool(edges.median() > 0)
+    return (-image if light else image), light

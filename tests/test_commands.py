@@ -11,6 +11,7 @@ import time
 
 import pytest
 import torch
+from PIL import Image
 
 from gan_helpers import cli as cli_module
 from gan_helpers import files
@@ -271,3 +272,40 @@ def test_a_device_name_is_checked_when_it_is_set():
     with pytest.raises(ValueError, match="not a device name"):
         config.device = "cpu:x"
     assert config.device == "auto"
+
+
+# --- invert.
+
+
+def test_invert_writes_the_reconstruction_its_latent_vector_and_the_error(cli, tmp_path):
+    photo = tmp_path / "shirt.jpg"
+    Image.new("RGB", (90, 120), "white").save(photo)  # a light background: turned dark like the data
+    result = tmp_path / "result.png"
+    code, out, err = cli("invert", str(photo), "--out", str(result), "--steps", "20", "--starts", "1")
+    assert code == 0 and err == "", err
+    assert "colours inverted" in out and "pixel error" in out
+    with Image.open(tmp_path / "result.png") as written:
+        assert written.size == (28, 28)
+    saved = torch.load(tmp_path / "result.pt", weights_only=True)
+    assert saved["z"].shape == (1, 100) and saved["model"] == "dcgan" and saved["label"] is None
+
+
+def test_invert_checks_everything_before_work_and_overwrites_nothing(cli, tmp_path):
+    photo, notes = tmp_path / "shirt.png", tmp_path / "notes.png"
+    Image.new("L", (28, 28), 0).save(photo)
+    notes.write_text("not an image")
+    kept = tmp_path / "kept.png"
+    kept.write_bytes(b"an earlier result")
+    for args, message in [
+        ([str(notes), "--out", str(tmp_path / "a.png")], "notes.png is not an image file"),
+        ([str(tmp_path / "none.png"), "--out", str(tmp_path / "a.png")], "no image file at"),
+        ([str(photo), "--out", str(tmp_path / "a.pt")], "--out"),
+        ([str(photo), "--out", str(kept)], "exists; pass --overwrite"),
+        ([str(photo), "--out", str(photo)], "is also the input"),
+        ([str(photo), "--out", str(tmp_path / "a.png"), "--steps", "0"], "--steps 0: must be from 1"),
+        ([str(photo), "--out", str(tmp_path / "a.png"), "--model", "nosuch.pt"], "no checkpoint at"),
+    ]:  # fmt: skip
+        code, _, err = cli("invert", *args)
+        assert one_error_line(code, err, message), (args, err)
+    assert kept.read_bytes() == b"an earlier result" and not (tmp_path / "a.png").exists()
+    assert not list(tmp_path.glob("*.pt"))

@@ -185,7 +185,55 @@ def test_two_dimensions_animation_steps_and_the_frame_slider_redraws(page, jupyt
     type_into(page, slider_panel.locator(".widget-readout").first, "0")
     page.wait_for_function(
         "([panel, before]) => panel.querySelector('img') && panel.querySelector('img').src !== before",
-        arg=[slider_panel.element_handle(), before], timeout=30_000,
+        arg=[slider_panel.element_handle(), before],
+        timeout=30_000,
     )
     screenshot(page, slider_panel, "07_gans_in_two_dimensions-slider-frame-0")
     assert rendered_images(page) >= 6  # data, last frame, modes, coverage, field comparison, try-it
+
+
+def wait_for_text(page, element, text: str, timeout_ms: int) -> None:
+    """Wait until ``element`` shows ``text``."""
+    has_text = f"e => e.textContent.includes({text!r})"
+    page.wait_for_function(has_text, arg=element.element_handle(), timeout=timeout_ms)
+
+
+def test_latent_space_panel_inverts_a_picked_and_an_uploaded_image_and_edits_it(page, jupyter_lab, tmp_path):
+    run_all_cells(page, jupyter_lab, "09_latent_space.ipynb")
+    panel = page.locator(f"{OUTPUT} .inversion-panel")
+    panel.scroll_into_view_if_needed()
+    message = panel.locator(".widget-html")
+
+    index = panel.locator(".widget-text", has_text="test index").locator("input")
+    index.fill("5")
+    index.press("Enter")
+    panel.locator("button", has_text="invert").click()
+    wait_for_text(page, message, "pixel error", 60_000)
+    panel.locator("img").first.wait_for(timeout=30_000)
+    before = panel.locator("img").first.get_attribute("src")
+    type_into(page, panel.locator(".widget-slider", has_text="edit steps").locator(".widget-readout"), "6")
+    page.wait_for_function(
+        "([panel, before]) => panel.querySelector('img') && panel.querySelector('img').src !== before",
+        arg=[panel.element_handle(), before], timeout=60_000,
+    )  # fmt: skip
+    assert run_in_new_cell(page, "print(len(panel.path.z), panel.index.value)").strip() == "7 5"
+    screenshot(page, panel, "09_latent_space-picked-and-edited")
+
+    panel.locator("button", has_text="my file").click()
+    upload = panel.locator("input[type=file]")
+    notes = tmp_path / "notes.png"
+    notes.write_text("not an image")
+    upload.set_input_files(str(notes))
+    panel.locator("button", has_text="invert").click()
+    wait_for_text(page, message, "error:", 30_000)
+    assert "notes.png is not an image file" in message.inner_text() and "Traceback" not in panel.inner_text()
+
+    from PIL import Image
+
+    photo = tmp_path / "shirt.png"
+    Image.new("L", (60, 80), 230).save(photo)  # light background: the panel says it inverts it
+    upload.set_input_files(str(photo))
+    panel.locator("button", has_text="invert").click()
+    wait_for_text(page, message, "pixel error", 60_000)
+    assert "colours inverted" in message.inner_text()
+    screenshot(page, panel, "09_latent_space-uploaded")
