@@ -82,10 +82,10 @@ class InversionPanel:
         except ValueError as error:
             self.message.value = f"<b>error:</b> {error}"
             return
-        self.target = target
+        note, self.target = self.message.value, target
         self.inversion = invert(self.generator, target, self.features, seed=0, **self.settings)
-        self.message.value = f"pixel error {self.inversion.error.item():.3f}" + self.message.value
         self.show_edit()
+        self.message.value = f"pixel error {self.inversion.error.item():.3f}{note}"  # last: all is drawn
 
     def show_edit(self) -> None:
         """The target, its reconstruction and the edit so far, with the classifier's verdict."""
