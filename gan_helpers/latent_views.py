@@ -35,9 +35,11 @@ class InversionPanel:
 
     def __init__(
         self, generator, classifier, test_images: torch.Tensor, class_names: Sequence[str],
-        features=None, steps: int = 500, starts: int = 4,
+        features=None, steps: int = 500, starts: int = 4, invert=invert, edit=edit,
     ) -> None:  # fmt: skip
+        """``invert`` and ``edit`` default to the package's; a chapter passes its own cells' versions."""
         self.generator, self.classifier, self.features = generator, classifier, features
+        self.invert, self.edit = invert, edit
         self.test_images, self.class_names = test_images, list(class_names)
         self.settings = {"steps": steps, "starts": starts}
         self.target = self.inversion = self.path = None
@@ -83,7 +85,7 @@ class InversionPanel:
             self.message.value = f"<b>error:</b> {error}"
             return
         note, self.target = self.message.value, target
-        self.inversion = invert(self.generator, target, self.features, seed=0, **self.settings)
+        self.inversion = self.invert(self.generator, target, self.features, seed=0, **self.settings)
         self.show_edit()
         self.message.value = f"pixel error {self.inversion.error.item():.3f}{note}"  # last: all is drawn
 
@@ -92,7 +94,7 @@ class InversionPanel:
         if self.inversion is None:
             return
         label = None if self.inversion.labels is None else int(self.inversion.labels[0])
-        self.path = edit(self.generator, self.classifier, self.inversion.z[0], self.towards.value,
+        self.path = self.edit(self.generator, self.classifier, self.inversion.z[0], self.towards.value,
                          steps=self.strength.value, label=label)  # fmt: skip
         probabilities = self.path.logits[-1].softmax(dim=0)
         verdict = self.class_names[int(probabilities.argmax())]
