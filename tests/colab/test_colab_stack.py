@@ -39,12 +39,17 @@ def pip(python: Path, *args: str) -> None:
 def colab_python(tmp_path_factory) -> Path:
     """The Python of an environment with Colab's stack and the package installed from git."""
     reuse = os.environ.get("FASHION_GAN_COLAB_VENV")
-    venv = Path(reuse) if reuse else tmp_path_factory.mktemp("colab") / "venv"
+    python = build_stack(Path(reuse) if reuse else tmp_path_factory.mktemp("colab") / "venv")
+    pip(python, "--no-deps", "--force-reinstall", f"git+file://{snapshot(tmp_path_factory.mktemp('repo'))}")
+    return python
+
+
+def build_stack(venv: Path) -> Path:
+    """A virtual environment with Colab's stack at ``venv`` (kept if it is there); its Python."""
     python = venv / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         pip(python, *TORCH, *COLAB_STACK, *OTHERS)
-    pip(python, "--no-deps", "--force-reinstall", f"git+file://{snapshot(tmp_path_factory.mktemp('repo'))}")
     return python
 
 
@@ -106,3 +111,7 @@ def run_alone(python: Path, notebook: Path, environment: dict) -> subprocess.Com
         [str(python), str(RUNNER), str(notebook)], cwd=notebook.parent, capture_output=True, text=True,
         env=environment, timeout=1500,
     )  # fmt: skip
+
+
+if __name__ == "__main__":  # `python tests/colab/test_colab_stack.py PATH`: build the stack ahead (CI does)
+    build_stack(Path(sys.argv[1]))
