@@ -106,6 +106,10 @@ def starting_points(generator, targets, starts, seed, labels):
     if targets.ndim != 4 or targets.shape[1:] != (1, 28, 28):
         raise ValueError(f"targets must be images of shape [N, 1, 28, 28], got {tuple(targets.shape)}")
     check_seed(seed)
+    if labels is not None and not is_conditional(generator):
+        raise ValueError("labels: this generator is not conditional; leave labels out")
+    if labels is not None and len(labels) != len(targets):
+        raise ValueError(f"labels: need one per target ({len(targets)}), got {len(labels)}")
     device = next(generator.parameters()).device
     targets = targets.to(device, torch.float32)
     per_target = starts

@@ -89,6 +89,10 @@ def test_inversion_refuses_bad_targets_and_starts(dcgan):
         invert(dcgan, torch.zeros(2, 28, 28))
     with pytest.raises(ValueError, match="starts = 0"):
         invert(dcgan, torch.zeros(1, 1, 28, 28), starts=0)
+    with pytest.raises(ValueError, match="this generator is not conditional"):
+        invert(dcgan, torch.zeros(1, 1, 28, 28), labels=torch.tensor([3]))
+    with pytest.raises(ValueError, match=r"need one per target \(2\), got 1"):
+        invert(load_pretrained("cgan"), torch.zeros(2, 1, 28, 28), labels=torch.tensor([3]))
     with pytest.raises(ValueError, match=r"start must have shape \(2, 100\)"):
         invert(dcgan, torch.zeros(1, 1, 28, 28), starts=2, start=torch.zeros(1, 100))
 
