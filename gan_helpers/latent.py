@@ -112,16 +112,12 @@ def starting_points(generator, targets, starts, seed, labels):
         raise ValueError(f"labels: need one per target ({len(targets)}), got {len(labels)}")
     device = next(generator.parameters()).device
     targets = targets.to(device, torch.float32)
-    per_target = starts
-    candidate_labels = None
-    if is_conditional(generator):
-        classes = torch.arange(generator.num_classes) if labels is None else None
-        per_target = starts * (generator.num_classes if labels is None else 1)
-        if labels is None:
-            candidate_labels = classes.repeat_interleave(starts).repeat(len(targets))
-        else:
-            candidate_labels = torch.as_tensor(labels).long().repeat_interleave(starts)
-        candidate_labels = candidate_labels.to(device)
+    per_target, candidate_labels = starts, None
+    if is_conditional(generator):  # each target tried with every class, or with its given one
+        every = torch.arange(generator.num_classes).expand(len(targets), -1)
+        tried = every if labels is None else torch.as_tensor(labels).long().view(-1, 1)
+        per_target = tried.shape[1] * starts
+        candidate_labels = tried.repeat_interleave(starts, dim=1).flatten().to(device)
     noise = torch.randn(
         len(targets) * per_target, generator.latent_dim, generator=torch.Generator().manual_seed(seed)
     )

@@ -82,6 +82,8 @@ def test_the_conditional_generator_is_inverted_with_its_class():
     found = invert(cgan, drawn, starts=1, steps=200, seed=0)
     assert found.labels.tolist() == [1, 7]
     assert found.error.mean() < 0.15
+    given = invert(cgan, drawn, starts=1, steps=200, seed=0, labels=torch.tensor([1, 7]))
+    assert given.labels.tolist() == [1, 7] and given.error.mean() < 0.15
 
 
 def test_inversion_refuses_bad_targets_and_starts(dcgan):
