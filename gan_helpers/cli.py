@@ -294,22 +294,20 @@ def run_invert(args: argparse.Namespace) -> str:
         raise ValueError(
             f"--out {out}: give an image file ({', '.join(image_formats())}); z goes beside it as .pt"
         )
-    for path in (out, out.with_suffix(".pt")):
+    latent_file = out.with_suffix(".pt")
+    for path in (out, latent_file):
         check_output(path, [args.image, source_path(args.model)], args.overwrite)
     target, inverted = on_dark_background(read_image(args.image))
     generator, classifier = load_any(args.model), load_classifier()
     for network in (generator, classifier):
         network.requires_grad_(False)
     found = invert(generator, target, classifier.features, args.starts, args.steps, seed=args.seed)
-    label = None if found.labels is None else int(found.labels[0])
+    label, error = (None if found.labels is None else int(found.labels[0])), found.error.item()
     save_grid(found.images, out, nrow=1)
-    atomic_save(
-        {"z": found.z, "label": label, "error": found.error.item(), "model": args.model},
-        out.with_suffix(".pt"),
-    )
+    atomic_save({"z": found.z, "label": label, "error": error, "model": args.model}, latent_file)
     drawn_as = "" if label is None else f", drawn as {generator.class_names[label]}"
     note = "colours inverted (a light background); " if inverted else ""
-    return f"{note}wrote {out} and {out.with_suffix('.pt')}; pixel error {found.error.item():.3f}{drawn_as}"
+    return f"{note}wrote {out} and {latent_file}; pixel error {error:.3f}{drawn_as}"
 
 
 def run_train_classifier(config: ClassifierConfig, output: str, overwrite: bool = False) -> float:

@@ -85,22 +85,22 @@ def read_image(source: bytes | str | Path, name: str | None = None) -> torch.Ten
     except (OSError, SyntaxError, ValueError) as error:  # a cut-off or damaged file
         raise ValueError(f"{name} cannot be read as an image ({error})") from None
     side = max(gray.size)
-    square = ImageOps.pad(gray, (side, side), color=_border_colour(gray))
+    pixels = torch.frombuffer(bytearray(gray.tobytes()), dtype=torch.uint8).view(gray.size[1], gray.size[0])
+    square = ImageOps.pad(gray, (side, side), color=int(border_median(pixels)))
     small = square.resize((28, 28), Image.Resampling.LANCZOS)
     pixels = torch.frombuffer(bytearray(small.tobytes()), dtype=torch.uint8).view(1, 1, 28, 28)
     return scale(pixels)
 
 
-def _border_colour(gray: Image.Image) -> int:
-    """The median gray of the outermost rows and columns: the background, for most photos."""
-    pixels = torch.frombuffer(bytearray(gray.tobytes()), dtype=torch.uint8).view(gray.size[1], gray.size[0])
-    edges = torch.cat([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    return int(edges.median())
+def border_median(pixels: torch.Tensor) -> torch.Tensor:
+    """The median of an image's outermost rows and columns (its last two dimensions): the
+    background, for most photos."""
+    edges = [pixels[..., 0, :], pixels[..., -1, :], pixels[..., :, 0], pixels[..., :, -1]]
+    return torch.cat(edges, dim=-1).median()
 
 
 def on_dark_background(image: torch.Tensor) -> tuple[torch.Tensor, bool]:
     """The image with its colours inverted if its border is light (Fashion-MNIST draws light
     garments on black), and whether it was."""
-    edges = torch.cat([image[..., 0, :], image[..., -1, :], image[..., :, 0], image[..., :, -1]], dim=-1)
-    light = bool(edges.median() > 0)
+    light = bool(border_median(image) > 0)
     return (-image if light else image), light

@@ -64,28 +64,26 @@ class InversionPanel:
     def _ipython_display_(self) -> None:
         display(self.widget)
 
-    def chosen_image(self) -> torch.Tensor:
-        """The test image at the index, or the uploaded file read as a Fashion-MNIST image."""
+    def chosen_image(self) -> tuple[torch.Tensor, str]:
+        """The test image at the index, or the uploaded file read as a Fashion-MNIST image, and a
+        note of what was done to it."""
         if self.source.value == "test image":
-            return self.test_images[self.index.value : self.index.value + 1]
+            return self.test_images[self.index.value : self.index.value + 1], ""
         found = uploaded_file(self.upload)
         if found is None:
             raise ValueError("no file uploaded yet: press 'upload' and choose an image file")
         image, inverted = on_dark_background(read_image(found[1], found[0]))
-        if inverted:
-            self.message.value += " (colours inverted: Fashion-MNIST draws light garments on black)"
-        return image
+        return image, " (colours inverted: Fashion-MNIST draws light garments on black)" if inverted else ""
 
     def run_inversion(self) -> None:
         """Invert the chosen image; a bad file is one line under the controls, and nothing changes."""
         self.message.value = ""
         try:
-            target = self.chosen_image()
+            self.target, note = self.chosen_image()
         except ValueError as error:
             self.message.value = f"<b>error:</b> {error}"
             return
-        note, self.target = self.message.value, target
-        self.inversion = self.invert(self.generator, target, self.features, seed=0, **self.settings)
+        self.inversion = self.invert(self.generator, self.target, self.features, seed=0, **self.settings)
         self.show_edit()
         self.message.value = f"pixel error {self.inversion.error.item():.3f}{note}"  # last: all is drawn
 

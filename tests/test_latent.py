@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import math
+from datetime import datetime, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -188,3 +189,10 @@ def test_the_panel_inverts_a_test_image_edits_it_and_keeps_it_after_a_bad_file(d
     panel.source.value = "my file"
     panel.run_inversion()
     assert panel.message.value.startswith("<b>error:</b> no file uploaded yet") and panel.inversion is found
+    light = png(Image.new("L", (40, 60), 230))
+    panel.upload.value = ({"name": "light.png", "type": "image/png", "size": len(light), "content": light,
+                           "last_modified": datetime.now(timezone.utc)},)  # fmt: skip
+    panel.run_inversion()
+    assert panel.message.value.startswith("pixel error") and "colours inverted" in panel.message.value
+    inverted_gray = torch.tensor(1 - 230 / 127.5)  # gray 230, scaled to [-1, 1], then inverted
+    assert panel.inversion is not found and torch.isclose(panel.target[0, 0, 0, 0], inverted_gray)
