@@ -1,14 +1,15 @@
-"""Measuring generators in the feature space of the project's own classifier: the classifier
-(and its training), its features of real and generated images (``Reference``), every metric of
-``gan_helpers.metrics`` for a generator with a real-data row for comparison, and for a
-conditional generator the accuracy and distance of each class.
+"""Measuring generators in two feature spaces: the project's classifier (and its training),
+which knows what makes a sneaker a sneaker, and the label-free encoder (``gan_helpers.encoder``),
+which sees the detail within a class. A ``Reference`` holds one space's features of real
+images; every metric of ``gan_helpers.metrics`` is computed in each, with a real-data row for
+comparison, and for a conditional generator the accuracy and distance of each class.
 
-Inception-v3 (behind the usual FID) needs downloaded weights and sees 28x28 clothing poorly; a
-classifier trained on Fashion-MNIST knows what makes a sneaker a sneaker.
+Inception-v3 (behind the usual FID) needs downloaded weights and sees 28x28 clothing poorly.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -34,7 +35,7 @@ from gan_helpers.metrics import (
     precision_recall,
 )
 from gan_helpers.models import FashionClassifier, generate, grid_labels, metric_samples
-from gan_helpers.weights import load_classifier
+from gan_helpers.weights import load_classifier, load_encoder
 
 # --- The classifier's view of images.
 
@@ -95,22 +96,37 @@ def _batches(images: torch.Tensor, device, batch_size: int):
 COLUMNS = ("FD", "KID x1e3", "IS", "precision", "recall", "class entropy")
 
 
+SPACES = {  # the feature spaces, and what their features come from
+    "classifier": "the project's classifier (trained on the labels)",
+    "encoder": "the label-free encoder (trained without labels)",
+}
+
+
 @dataclass
 class Reference:
-    """The classifier and ``count`` real training images (and their features) to compare against."""
+    """One feature space's view of ``count`` real training images, to compare samples against.
 
-    classifier: nn.Module
+    ``network.features`` maps images to the space. In the classifier's space ``classifier`` is
+    that network, for the metrics that need class probabilities; in the encoder's it is None.
+    """
+
+    network: nn.Module
     images: torch.Tensor  # uint8 [count, 1, 28, 28]
     train_features: torch.Tensor
     train_labels: torch.Tensor  # the classes of those images, for per-class comparisons
     count: int
     device: torch.device
     scale: float = 1.0  # divides all features: the training features' root-mean-square entry
+    space: str = "classifier"
+
+    @property
+    def classifier(self) -> nn.Module | None:
+        return self.network if self.space == "classifier" else None
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        """Classifier features in units of the real data's typical entry, so that KID's cubic
-        kernel (x.y / d + 1)^3 sees inner products of order 1, as with Inception features."""
-        return extract_features(self.classifier, images, self.device) / self.scale
+        """Features in units of the real data's typical entry, so that KID's cubic kernel
+        (x.y / d + 1)^3 sees inner products of order 1, as with Inception features."""
+        return extract_features(self.network, images, self.device) / self.scale
 
     @classmethod
     def build(
@@ -120,35 +136,47 @@ class Reference:
         device: str | torch.device = "cpu",
         *,
         train: ImageData | None = None,
-        classifier: nn.Module | None = None,
+        space: str = "classifier",
+        network: nn.Module | None = None,
     ) -> Reference:
-        """``count`` images of ``train`` (default: Fashion-MNIST's training split), chosen by ``seed``."""
-        classifier = classifier if classifier is not None else load_classifier(device=device)
+        """``count`` images of ``train`` (default: Fashion-MNIST's training split), chosen by
+        ``seed``, in ``space`` ("classifier" or "encoder"); ``network`` replaces the shipped one."""
+        if space not in SPACES:
+            raise ValueError(f"space {space!r}: choose one of {', '.join(SPACES)}")
+        if network is None:
+            network = load_encoder(device=device) if space == "encoder" else load_classifier(device=device)
         subset = take_subset(train if train is not None else load_fashion_mnist(train=True), count, seed=seed)
-        features = extract_features(classifier, subset.images, device)
+        features = extract_features(network, subset.images, device)
         scale = features.square().mean().sqrt().item()
         device = torch.device(device)
-        return cls(classifier, subset.images, features / scale, subset.labels, count, device, scale)
+        return cls(network, subset.images, features / scale, subset.labels, count, device, scale, space)
 
 
 def evaluate_images(images: torch.Tensor, reference: Reference) -> dict[str, float]:
-    """All metrics for a set of images (uint8, or float in [-1, 1]) against real training images."""
+    """All metrics for a set of images (uint8, or float in [-1, 1]) against real training images.
+
+    The inception score and the class entropy need class probabilities: NaN outside the
+    classifier's space.
+    """
     features = reference.features(images)
-    probabilities = predict(reference.classifier, images, reference.device)
     kid_mean, kid_std = kernel_distance(features, reference.train_features)
     precision, recall = precision_recall(reference.train_features, features)
-    share, entropy = class_distribution(probabilities)
-    return {
+    row = {
+        "space": reference.space,
         "FD": frechet_distance(features, reference.train_features),
         "KID x1e3": kid_mean * 1e3,
         "KID std x1e3": kid_std * 1e3,
-        "IS": inception_score(probabilities, splits=10)[0],
+        "IS": math.nan,
         "precision": precision,
         "recall": recall,
-        "class entropy": entropy,
-        "class share": share.tolist(),
+        "class entropy": math.nan,
         "samples": len(images),
     }
+    if reference.classifier is not None:
+        probabilities = predict(reference.classifier, images, reference.device)
+        share, row["class entropy"] = class_distribution(probabilities)
+        row["IS"], row["class share"] = inception_score(probabilities, splits=10)[0], share.tolist()
+    return row
 
 
 def evaluate_generator(generator: nn.Module, reference: Reference, count: int = 10_000, seed: int = 0):
@@ -163,6 +191,20 @@ def frechet_and_entropy(generator: nn.Module, reference: Reference, seed: int = 
     return frechet_distance(reference.features(images), reference.train_features), entropy
 
 
+def tracked_quality(generator: nn.Module, references: list[Reference], seed: int = 0) -> dict[str, float]:
+    """What training tracks each epoch, from one set of samples: the FD in each space
+    (``fd``: the classifier's, ``fd_encoder``) and the classifier's class entropy."""
+    images = metric_samples(generator, references[0].count, seed)
+    tracked = {}
+    for reference in references:
+        key = "fd" if reference.space == "classifier" else f"fd_{reference.space}"
+        tracked[key] = frechet_distance(reference.features(images), reference.train_features)
+        if reference.classifier is not None:
+            probabilities = predict(reference.classifier, images, reference.device)
+            tracked["fd_class_entropy"] = class_distribution(probabilities)[1]
+    return tracked
+
+
 def held_out_images(count: int = 10_000) -> torch.Tensor:
     """The first ``count`` Fashion-MNIST test images (uint8): real images no generator has seen."""
     return load_fashion_mnist(train=False).images[:count]
@@ -174,17 +216,23 @@ def evaluate_real(reference: Reference, count: int = 10_000, test: ImageData | N
     return evaluate_images(test.images[: min(count, len(test))], reference)
 
 
-def format_table(rows: dict[str, dict[str, float]]) -> str:
-    """A plain-text table, one row per model, with KID's spread."""
+def format_table(rows: dict[str, dict | list[dict]]) -> str:
+    """A plain-text table, one row per model (a list of rows: one per feature space, with a
+    "space" column), with KID's spread; metrics a space does not have read "-"."""
     widths = [10, 18, 8, 11, 9, 15]
+    spaced = any(isinstance(row, list) for row in rows.values())
     first = max(14, *(len(name) + 1 for name in rows))  # the longest name still leaves a space
-    header = f"{'model':<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
+    header = f"{'model':<{first}}" + (f"{'space':<12}" if spaced else "")
+    header += "".join(f"{c:>{w}}" for c, w in zip(COLUMNS, widths, strict=True))
     lines = [header, "-" * len(header)]
-    for name, row in rows.items():
-        cells = [f"{row['FD']:.2f}", f"{row['KID x1e3']:.2f} ± {row['KID std x1e3']:.2f}",
-                 f"{row['IS']:.2f}", f"{row['precision']:.3f}", f"{row['recall']:.3f}",
-                 f"{row['class entropy']:.3f}"]  # fmt: skip
-        lines.append(f"{name:<{first}}" + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+    for name, group in rows.items():
+        for index, row in enumerate(group if isinstance(group, list) else [group]):
+            cells = [f"{row['FD']:.2f}", f"{row['KID x1e3']:.2f} ± {row['KID std x1e3']:.2f}",
+                     f"{row['IS']:.2f}", f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+                     f"{row['class entropy']:.3f}"]  # fmt: skip
+            cells = ["-" if cell == "nan" else cell for cell in cells]
+            label = f"{name if index == 0 else '':<{first}}" + (f"{row['space']:<12}" if spaced else "")
+            lines.append(label + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
     return "\n".join(lines)
 
 
@@ -268,26 +316,28 @@ def inception_fid(real: torch.Tensor, fake: torch.Tensor) -> tuple[float | None,
 def evaluation_report(generators: dict[str, nn.Module], samples: int = 10_000, seed: int = 0,
                       inception: bool = False) -> str:  # fmt: skip
     """The ``evaluate`` command's table: ``samples`` of each generator and real test images
-    against as many training images, then each conditional generator's classes."""
-    reference = Reference.build(count=samples, seed=seed)
+    against as many training images, in both feature spaces, then each conditional generator's
+    classes."""
+    references = [Reference.build(count=samples, seed=seed, space=space) for space in SPACES]
     test = load_fashion_mnist(train=False)
     real_label = "real (test)" if samples <= len(test) else "real (test)*"
-    rows, notes = {real_label: evaluate_real(reference, samples, test)}, []
-    if samples > len(test):
-        notes.append(f"* all {len(test)} test images: the test split has no more")
+    rows = {real_label: [evaluate_real(reference, samples, test) for reference in references]}
+    notes = [f"* all {len(test)} test images: the test split has no more"] if samples > len(test) else []
     if inception:
         real = take_subset(load_fashion_mnist(train=True), samples, seed=seed).images
     for name, generator in generators.items():
-        rows[name] = row = evaluate_generator(generator, reference, samples, seed)
+        images = metric_samples(generator, samples, seed)  # one set of samples, seen in both spaces
+        rows[name] = [evaluate_images(images, reference) for reference in references]
         if inception:
-            value, note = inception_fid(real, metric_samples(generator, samples, seed))
+            value, note = inception_fid(real, images)
             notes.append(f"{name}: {note}" + (f" = {value:.2f}" if value is not None else ""))
         if hasattr(generator, "num_classes"):
-            report = evaluate_conditional(generator, samples // 10, seed, reference=reference)
+            report = evaluate_conditional(generator, samples // 10, seed, reference=references[0])
             notes.append(f"{name}: conditional accuracy, {samples // 10} samples per class\n{report.table()}")
-        del row["class share"]
+    accuracy = references[0].classifier.test_accuracy
     header = (
-        f"{samples} samples per row (noise seed {seed}); features: the project's classifier "
-        f"(test accuracy {reference.classifier.test_accuracy:.2%}); compared with {samples} training images"
+        f"{samples} samples per row (noise seed {seed}), compared with {samples} training images in two "
+        f"feature spaces:\n  classifier: {SPACES['classifier']}, test accuracy {accuracy:.2%}\n"
+        f"  encoder:    {SPACES['encoder']}; it has no classes, so no IS or class entropy"
     )
     return "\n".join([header, format_table(rows), *notes])

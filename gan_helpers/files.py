@@ -64,7 +64,7 @@ def atomic_save(obj: dict, path: str | Path) -> Path:
     return atomic_write(path, lambda file: file.write(data), size=len(data))
 
 
-RUN_FILES = ("checkpoint.pt", "history.json", "losses.png", "epoch_*.png", "*.tmp")
+RUN_FILES = ("checkpoint.pt", "history.json", "losses.png", "epoch_*.png", "best.png", "*.tmp")
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from torchvision.transforms.functional import to_pil_image
 from torchvision.utils import make_grid, save_image
 
 from gan_helpers.data import scale
@@ -34,11 +35,15 @@ def image_formats() -> dict[str, str]:
     return {suffix: name for suffix, name in common.items() if name in Image.SAVE}
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 10) -> Path:
-    """Save images in [-1, 1] as one grid, in the format of the suffix (PNG if it names none)."""
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 10, caption: str | None = None) -> Path:
+    """Save images in [-1, 1] as one grid, in the format of the suffix (PNG if it names none),
+    under a white strip with ``caption`` (say, the epoch the weights are from) if given."""
     grid = to_grid(images, nrow)
     image_format = image_formats().get(Path(path).suffix.lower(), "PNG")
-    return atomic_write(path, lambda file: save_image(grid, file, format=image_format))  # never half a file
+    if caption is None:  # atomic: never half a file
+        return atomic_write(path, lambda file: save_image(grid, file, format=image_format))
+    picture = with_caption(to_pil_image(grid).convert("L"), caption)
+    return atomic_write(path, lambda file: picture.save(file, format=image_format))
 
 
 def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: float = 0.4) -> Path:
@@ -59,11 +64,14 @@ def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: 
 def labelled(image: Image.Image, stem: str) -> Image.Image:
     """``image`` under a white strip saying "epoch N" when ``stem`` is "epoch_N"."""
     match = re.fullmatch(r"epoch_0*(\d+)", stem)
-    if match is None:
-        return image
+    return image if match is None else with_caption(image, f"epoch {match.group(1)}")
+
+
+def with_caption(image: Image.Image, caption: str) -> Image.Image:
+    """A gray ``image`` under a white strip with ``caption`` written on it."""
     framed = Image.new("L", (image.width, image.height + 16), color=255)
     framed.paste(image, (0, 16))
-    ImageDraw.Draw(framed).text((4, 2), f"epoch {match.group(1)}", fill=0)
+    ImageDraw.Draw(framed).text((4, 2), caption, fill=0)
     return framed
 
 

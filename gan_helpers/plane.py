@@ -24,6 +24,12 @@ from gan_helpers.steps import critic_step, gan_step, generator_step
 
 # What the generator minimises, by name: chapter 02's losses, and chapter 04's against a critic.
 OBJECTIVES = {**GENERATOR_LOSSES, "wgan-gp": wasserstein_generator_loss}
+CRITIC_OBJECTIVES = {"wgan-gp"}  # trained with a critic (a score, a penalty, n_critic steps), not a D(x)
+
+
+def is_critic(objective: str) -> bool:
+    """Whether ``objective`` trains a critic instead of a discriminator of probabilities."""
+    return objective in CRITIC_OBJECTIVES
 
 
 # --- Data: every distribution is a set of centres, each belonging to a mode, plus Gaussian noise.
@@ -242,7 +248,7 @@ def snapshot(run: PointRun, noise: torch.Tensor, step: int) -> Frame:
     with torch.no_grad():
         fake = run.generator(noise)
         scores = run.discriminator(plane).reshape(RESOLUTION, RESOLUTION).T  # rows: y, columns: x
-    field = scores if run.config.objective == "wgan-gp" else torch.sigmoid(scores)
+    field = scores if is_critic(run.config.objective) else torch.sigmoid(scores)
     push = generator_push(run.discriminator, run.config.objective, fake)
     return Frame(step, fake, field, push, mode_coverage(fake, run.data))
 
@@ -271,7 +277,7 @@ def train_points(
     every = max(1, config.steps // config.num_frames)
     steps = tqdm(range(1, config.steps + 1), desc=f"{config.objective}, {config.data}", disable=not progress)
     for step in steps:
-        if config.objective == "wgan-gp":
+        if is_critic(config.objective):  # a critic: n_critic penalised steps per generator step
             for _ in range(config.n_critic):  # the critic trains more: a fresh real batch each time
                 real = data.sample(config.batch_size, rng)
                 critic_step(generator, discriminator, opt_d, real, config.gp_weight)

@@ -11,7 +11,15 @@ from IPython.display import HTML
 from matplotlib.animation import FuncAnimation
 
 from gan_helpers.panels import editing, log_slider
-from gan_helpers.plane import DISTRIBUTIONS, OBJECTIVES, PointConfig, PointRun, plane_axis, plane_limit
+from gan_helpers.plane import (
+    DISTRIBUTIONS,
+    OBJECTIVES,
+    PointConfig,
+    PointRun,
+    is_critic,
+    plane_axis,
+    plane_limit,
+)
 
 FAKE_COLOUR, PUSH_COLOUR, ARROWS = "tab:orange", "magenta", 150  # arrows on the first 150 points
 
@@ -21,12 +29,12 @@ def draw_frame(run: PointRun, index: int = -1, ax=None, colorbar: bool = False):
     ax = ax or plt.gca()
     frame, limit = run.frames[index], plane_limit(run.data)
     axis = plane_axis(run.data).numpy()
-    if run.config.objective == "wgan-gp":  # a score: only its differences mean something
+    if is_critic(run.config.objective):  # a score: only its differences mean something
         filled = ax.contourf(axis, axis, frame.field.numpy(), levels=20, cmap="viridis")
     else:
         filled = ax.contourf(axis, axis, frame.field.numpy(), levels=np.linspace(0, 1, 11), cmap="RdBu_r")
     if colorbar:
-        label = "critic's score" if run.config.objective == "wgan-gp" else "D(x): probability real"
+        label = "critic's score" if is_critic(run.config.objective) else "D(x): probability real"
         plt.colorbar(filled, ax=ax, label=label)
     real = run.data.sample(1000, torch.Generator().manual_seed(0)).numpy()
     fake, push = frame.fake.numpy(), frame.push.numpy()
@@ -84,13 +92,20 @@ def frame_slider(runs: dict[str, PointRun], size: float = 4.0) -> widgets.intera
     count = min(len(run.frames) for run in runs.values())
 
     def draw(frame: int) -> None:
-        _, axes = plt.subplots(1, len(runs), figsize=(size * len(runs), size), squeeze=False)
-        for ax, run in zip(axes[0], runs.values(), strict=True):
-            draw_frame(run, frame, ax)
+        draw_side_by_side(runs, frame, size)
         plt.show()
 
     slider = widgets.IntSlider(count - 1, min=0, max=count - 1, description="frame", continuous_update=False)
     return widgets.interactive(draw, frame=slider)
+
+
+def draw_side_by_side(runs: dict[str, PointRun], frame: int, size: float = 4.0):
+    """Snapshot ``frame`` of each run, side by side, each under its own title."""
+    fig, axes = plt.subplots(1, len(runs), figsize=(size * len(runs), size), squeeze=False)
+    for ax, run in zip(axes[0], runs.values(), strict=True):
+        draw_frame(run, frame, ax)
+    fig.tight_layout()
+    return fig
 
 
 def plot_coverage(runs: dict[str, PointRun]):
@@ -145,7 +160,7 @@ def point_panel(config: PointConfig) -> widgets.interactive:
 
 def point_summary(config: PointConfig) -> str:
     """One line describing a 2-D run's settings, for the panel."""
-    critic = f", n_critic {config.n_critic}, λ {config.gp_weight:g}" if config.objective == "wgan-gp" else ""
+    critic = f", n_critic {config.n_critic}, λ {config.gp_weight:g}" if is_critic(config.objective) else ""
     return (
         f"{config.objective} on the {config.data}: {config.steps} generator steps, "
         f"batch {config.batch_size}, lr G {config.lr_g:.3g} / D {config.lr_d:.3g}, betas {config.betas}"

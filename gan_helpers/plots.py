@@ -54,10 +54,14 @@ def batch_positions(steps: Sequence[float], values: Sequence[float]) -> Sequence
 
 
 def plot_quality(history: Mapping[str, Sequence[float]], ax=None):
-    """FD of the samples measured during training, by epoch (lower is better)."""
+    """FD of the samples measured during training, by epoch (lower is better), in each feature
+    space the run tracked: the classifier's, and the label-free encoder's where recorded."""
     ax = ax if ax is not None else new_figure(5, 3.5).subplots()
-    epochs, values = history["fd_epoch"], history["fd"]
-    ax.plot(epochs, values, marker="o", linewidth=1, color="tab:green")
+    epochs = history["fd_epoch"]
+    ax.plot(epochs, history["fd"], marker="o", linewidth=1, color="tab:green", label="classifier")
+    if history.get("fd_encoder"):
+        ax.plot(epochs, history["fd_encoder"], marker="s", linewidth=1, color="tab:purple", label="encoder")
+        ax.legend()
     ax.set(xlabel="epoch", ylabel="FD (lower is better)", title="sample quality")
     if len(epochs) <= 10:  # epochs are whole: a tick at each, not 0.96 and 1.04 around a single one
         ax.set_xticks(epochs)

@@ -37,6 +37,7 @@ class Run:
     step: int = 0  # batches done in all
     generator_steps: int = 0  # generator updates in all (the weight average's clock)
     ema: nn.Module | None = None  # the average of the generator's weights (config.ema_decay > 0)
+    best: dict | None = None  # with quality tracking: the best epoch's "epoch", "score", FDs, "generator"
     source: Path | None = None  # the checkpoint this run last wrote or was loaded from
     changes: list[str] = field(default_factory=list)  # settings a resume changed, for the log
 
@@ -115,8 +116,6 @@ def new_run(
     return Run(config, generator, discriminator, opt_g, opt_d, fixed_noise, device, ema=ema)
 
 
-
-
 # --- Checkpoints.
 
 FORMAT = 1
@@ -130,6 +129,7 @@ def save_checkpoint(run: Run, path: str | Path | None = None) -> Path:
         "config": run.config.to_dict(),
         "generator": run.generator.state_dict(),
         "ema": run.ema.state_dict() if run.ema is not None else None,
+        "best": run.best,
         "discriminator": run.discriminator.state_dict(),
         "opt_g": run.opt_g.state_dict(),
         "opt_d": run.opt_d.state_dict(),
@@ -208,6 +208,7 @@ def load_run(
     load_optimizer(run.opt_g, state["opt_g"], run.config.lr_g, run.config.betas)
     load_optimizer(run.opt_d, state["opt_d"], run.config.lr_d, run.config.betas)
     run.fixed_noise = state["fixed_noise"].to(run.device)
+    run.best = state.get("best")
     run.history = {key: list(values) for key, values in state["history"].items()}
     position = state["position"]
     run.epoch, run.batch, run.step = (position[k] for k in ("epoch", "batch", "step"))
@@ -294,22 +295,6 @@ def load_weights(model: torch.nn.Module, weights: dict, kind: str, expected: str
             f"{path} does not fit {type(model).__name__} ({kind!r}): {str(error).splitlines()[0]}. "
             "Its networks have other shapes: another latent_dim or number of classes, or other classes"
         ) from error
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import BatchIterator, ImageData, load_dataset, take_subset
-from gan_helpers.evaluation import Reference, frechet_and_entropy
+from gan_helpers.evaluation import SPACES, Reference, tracked_quality
 from gan_helpers.files import DiskFullError, atomic_write, remove_run_files, run_folder
 from gan_helpers.images import save_grid
 from gan_helpers.kinds import KINDS, get_kind
@@ -135,7 +135,7 @@ def record(run: Run, averager: MetricAverager, per_epoch: int) -> dict[str, floa
     return means
 
 
-def end_epoch(run: Run, reference: Reference | None) -> str:
+def end_epoch(run: Run, references: list[Reference]) -> str:
     """Save the epoch's sample grid, measure quality and save the checkpoint, as the config asks.
 
     Returns a line about the epoch's sample quality ("" when not measured).
@@ -145,24 +145,56 @@ def end_epoch(run: Run, reference: Reference | None) -> str:
     if run.epoch % cfg.sample_every == 0 or run.finished:
         save_grid(run.samples(), run.run_dir / f"epoch_{run.epoch:03d}.png")
     line = ""
-    if reference is not None and (run.epoch % cfg.quality_every == 0 or run.finished):
-        fd, entropy = frechet_and_entropy(run.ema if run.ema is not None else run.generator, reference)
-        for key, value in (("fd_epoch", run.epoch), ("fd", fd), ("fd_class_entropy", entropy)):
+    if references and (run.epoch % cfg.quality_every == 0 or run.finished):
+        tracked = tracked_quality(run.ema if run.ema is not None else run.generator, references)
+        for key, value in {"fd_epoch": run.epoch, **tracked}.items():
             run.history.setdefault(key, []).append(value)
-        line = f"epoch {run.epoch}: FD {fd:.2f}, class entropy {entropy:.3f} bits ({reference.count} samples)"
+        line = f"epoch {run.epoch}: FD {tracked['fd']:.2f} (classifier)"
+        if "fd_encoder" in tracked:
+            line += f", {tracked['fd_encoder']:.2f} (encoder)"
+        line += f", class entropy {tracked['fd_class_entropy']:.3f} bits ({references[0].count} samples)"
+        if keep_best(run, tracked):
+            line += ", the best so far"
     if run.epoch % cfg.checkpoint_every == 0 or run.finished:
         save_checkpoint(run)
     return line
 
 
-def quality_reference(run: Run, data: ImageData) -> Reference | None:
-    """Real images to measure the samples against during training: Fashion-MNIST only, since
-    the metrics' classifier knows only its classes."""
+def quality_score(tracked: dict[str, float]) -> float:
+    """What "best" means: the geometric mean of the FDs tracked in the two spaces. Each space's
+    scale cancels out of a comparison, so neither outweighs the other, and an epoch is better
+    only if what it gains in one space outweighs, in ratio, what it loses in the other."""
+    return math.sqrt(tracked["fd"] * tracked["fd_encoder"]) if "fd_encoder" in tracked else tracked["fd"]
+
+
+def keep_best(run: Run, tracked: dict[str, float]) -> bool:
+    """Keep the generator (its average, where the run keeps one) of the epoch with the best
+    ``quality_score``, and its grid as ``best.png``: a run that drifts later keeps its best weights.
+
+    Returns whether this epoch is the new best.
+    """
+    score = quality_score(tracked)
+    if run.best is not None and score >= run.best["score"]:
+        return False
+    generator = run.ema if run.ema is not None else run.generator
+    weights = {key: value.detach().cpu().clone() for key, value in generator.state_dict().items()}
+    run.best = {"epoch": run.epoch, "score": score, **tracked, "generator": weights}
+    caption = f"epoch {run.epoch}: FD {tracked['fd']:.2f} (classifier)"
+    if "fd_encoder" in tracked:
+        caption += f", {tracked['fd_encoder']:.2f} (encoder)"
+    save_grid(run.samples(), run.run_dir / "best.png", caption=caption)
+    return True
+
+
+def quality_references(run: Run, data: ImageData) -> list[Reference]:
+    """Real images to measure the samples against during training, in the classifier's space
+    and the encoder's: Fashion-MNIST only, since the classifier knows only its classes."""
     cfg = run.config
     if cfg.quality_every == 0 or cfg.dataset != "fashion-mnist" or len(data.class_names) != 10:
-        return None
+        return []
     count = min(cfg.quality_samples, len(data))
-    return Reference.build(count=count, seed=cfg.seed, device=run.device, train=data)
+    return [Reference.build(count=count, seed=cfg.seed, device=run.device, train=data, space=space)
+            for space in SPACES]  # fmt: skip
 
 
 def train(
@@ -199,11 +231,11 @@ def train(
         )
     with run_folder(run, overwrite):
         batches = BatchIterator(data, cfg.batch_size, device=run.device, drop_last=True, seed=cfg.seed)
-        reference = quality_reference(run, data)
+        references = quality_references(run, data)
         if overwrite:
             remove_run_files(run.run_dir, keep=run.source)
         try:
-            run_epochs(run, batches, step, on_log, progress, reference)
+            run_epochs(run, batches, step, on_log, progress, references)
         except DiskFullError:
             raise  # the report would not fit either
         except BaseException:  # diverged, or a second Ctrl-C: what was learned so far is still reported
@@ -222,7 +254,7 @@ def write_report(run: Run) -> None:
 
 
 def run_epochs(
-    run: Run, batches: BatchIterator, step: Step | None, on_log, progress: bool, reference: Reference | None
+    run: Run, batches: BatchIterator, step: Step | None, on_log, progress: bool, references: list[Reference]
 ) -> None:
     """The loop: batches until ``num_epochs``, or until Ctrl-C (then a checkpoint is saved)."""
     cfg, averager = run.config, MetricAverager()
@@ -251,7 +283,7 @@ def run_epochs(
                     bar.write(f"Stopped at batch {run.step}; saved {save_checkpoint(run)}.")
                     return
             record(run, averager, len(batches))
-            quality = end_epoch(run, reference)
+            quality = end_epoch(run, references)
             if quality:  # one line an epoch, with or without the progress bar
                 bar.write(quality) if progress else print(quality, flush=True)
             if on_log is not None:

@@ -1,5 +1,5 @@
 """Trained weights as files: a generator exported from a checkpoint (fp16, a few MB), the
-generators and the classifier shipped in ``gan_helpers/weights/``, and loading any of them."""
+generators, the classifier and the encoder shipped in ``gan_helpers/weights/``, and loading any of them."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from gan_helpers.config import ClassifierConfig, TrainConfig
+from gan_helpers.encoder import Encoder, encoder_from_state
 from gan_helpers.files import atomic_save
 from gan_helpers.kinds import MODEL_KINDS, build_generator, get_kind
 from gan_helpers.models import FashionClassifier
@@ -31,9 +32,12 @@ def check_output(output: str | Path, inputs: list[str | Path], overwrite: bool =
     return output
 
 
-def export_generator(checkpoint: str | Path, output: str | Path, overwrite: bool = False) -> Path:
+def export_generator(
+    checkpoint: str | Path, output: str | Path, overwrite: bool = False, best: bool = False
+) -> Path:
     """Keep only the generator of a training checkpoint, in half precision (a few MB).
 
+    ``best``: the weights of the epoch with the lowest tracked FD instead of the last ones.
     Exporting an exported file copies it. An existing ``output`` is replaced only if ``overwrite``.
     """
     output = check_output(output, [checkpoint], overwrite)
@@ -41,7 +45,15 @@ def export_generator(checkpoint: str | Path, output: str | Path, overwrite: bool
     if "generator" not in state:
         what = "the metrics' classifier" if state["kind"] == "classifier" else f"a {state['kind']!r} model"
         raise ValueError(f"{checkpoint} holds {what}, not a generator; export a training checkpoint.pt")
+    if best and not state.get("best"):
+        raise ValueError(
+            f"{checkpoint} keeps no best epoch: it was trained without quality tracking (--quality-every 0, "
+            "or not on Fashion-MNIST) or is already exported; export it without --best"
+        )
     generator = state.get("ema") or state["generator"]  # the averaged weights, where the run kept them
+    epoch = state.get("epoch", state["position"]["epoch"])  # an exported file says where it is from
+    if best:
+        generator, epoch = state["best"]["generator"], state["best"]["epoch"]
     weights = {k: v.half() if v.is_floating_point() else v for k, v in generator.items()}
     # A training checkpoint is averaged if it kept the average; an exported file keeps its flag.
     averaged = bool(state["ema"]) if "ema" in state else bool(state.get("averaged"))
@@ -52,6 +64,7 @@ def export_generator(checkpoint: str | Path, output: str | Path, overwrite: bool
         "position": state["position"],
         "generator": weights,
         "averaged": averaged,
+        "epoch": epoch,  # the epoch these weights are from
         "fixed_noise": state["fixed_noise"],
         "history": state["history"],  # small, and lets a notebook show how training went
     }
@@ -75,6 +88,7 @@ def load_generator(
     weights = state.get("ema") if averaged and state.get("ema") else state["generator"]
     load_weights(generator, weights, state["kind"], kind or state["kind"], path)
     generator.kind, generator.class_names = state["kind"], config.class_names
+    generator.epoch = state.get("epoch", state["position"]["epoch"])  # the epoch its weights are from
     return generator.to(device).eval()
 
 
@@ -113,6 +127,15 @@ def load_classifier(path: str | Path = WEIGHTS_DIR / "classifier.pt", device="cp
     model.load_state_dict(state["classifier"])
     model.test_accuracy = state["test_accuracy"]
     return model.to(device).eval()
+
+
+def load_encoder(path: str | Path = WEIGHTS_DIR / "encoder.pt", device="cpu") -> Encoder:
+    """The label-free encoder of the metrics' second space (the shipped one by default), in eval mode."""
+    state = read_checkpoint(path)
+    if state["kind"] != "encoder":
+        kind = state["kind"]
+        raise ValueError(f"{path} holds a {kind!r} model, not the encoder; train one with train-encoder")
+    return encoder_from_state(state).to(device)
 
 
 def shipped_names() -> list[str]:

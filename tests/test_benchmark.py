@@ -97,12 +97,26 @@ def test_the_recipes_benchmark_scores_each_recipe_and_refuses_unknown_names(caps
     with pytest.raises(SystemExit) as stop:
         recipes.main(["--recipes", "textbook", "batch 7"])
     assert stop.value.code == 2 and "unknown recipe 'batch 7'" in capsys.readouterr().err
-    argv = ["--model", "mlp", "--epochs", "1", "--samples", "100", "--device", "cpu"]
+    argv = ["--model", "mlp", "--epochs", "1", "--samples", "100", "--device", "cpu", "--subset", "0.05"]
     recipes.main([*argv, "--recipes", "textbook", "batch 64", "--json", str(tmp_path / "rows.json")])
     out = capsys.readouterr().out
     rows = json.loads((tmp_path / "rows.json").read_text())["rows"]
-    assert list(rows) == ["textbook", "batch 64"] and rows["textbook"]["FD"] != rows["batch 64"]["FD"]
-    assert "textbook                 FD" in out and "ratio  1.00" in out
+    assert list(rows) == ["textbook", "batch 64"] and rows["textbook"][0]["FD"] != rows["batch 64"][0]["FD"]
+    assert [row["space"] for row in rows["batch 64"]] == ["classifier", "encoder"]  # scored in both spaces
+    assert "(1.00x)" in out and ("lowest FD in both spaces" in out or "no recipe leads" in out)
+
+
+def test_a_recipe_wins_only_if_it_leads_in_both_spaces():
+    from benchmarks.recipes import verdict
+
+    def rows(classifier, encoder):
+        return [{"space": "classifier", "FD": classifier}, {"space": "encoder", "FD": encoder}]
+
+    seconds = {"a": 1.0, "b": 1.0}
+    assert verdict({"a": rows(10, 5), "b": rows(8, 4)}, seconds).endswith("lowest FD in both spaces: b")
+    split = verdict({"a": rows(10, 3), "b": rows(8, 4)}, seconds)
+    assert split.endswith("no recipe leads in both spaces: classifier: b, encoder: a")
+    assert "encoder   4.00 (1.33x)" in split
 
 
 def test_each_dcgan_recipe_is_its_own_change_to_the_textbook_settings_and_one_is_the_defaults():

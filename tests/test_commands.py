@@ -20,7 +20,7 @@ from gan_helpers.data import ImageData
 from gan_helpers.kinds import build_generator
 from gan_helpers.models import generate
 from gan_helpers.runs import load_run, read_checkpoint, save_checkpoint
-from gan_helpers.weights import WEIGHTS_DIR, export_generator
+from gan_helpers.weights import WEIGHTS_DIR, export_generator, load_encoder
 from tests.helpers import tiny_config, tiny_data
 
 
@@ -246,13 +246,30 @@ def test_evaluate_checks_every_generator_before_any_work(cli, monkeypatch):
     assert one_error_line(code, err, "no checkpoint at nosuchmodel", "mlp, dcgan, wgan-gp, cgan")
 
 
-def test_train_classifier_checks_its_output_before_training(cli, monkeypatch, tmp_path):
-    monkeypatch.setattr(cli_module, "train_classifier", lambda *a: pytest.fail("trained before the check"))
-    code, _, err = cli("train-classifier", "--output", str(tmp_path))
+@pytest.mark.parametrize("command, trainer", [("train-classifier", "train_classifier"),
+                                               ("train-encoder", "train_encoder")])  # fmt: skip
+def test_the_feature_networks_commands_check_their_output_before_training(cli, monkeypatch, tmp_path,
+                                                                          command, trainer):  # fmt: skip
+    monkeypatch.setattr(cli_module, trainer, lambda *a: pytest.fail("trained before the check"))
+    code, _, err = cli(command, "--output", str(tmp_path))
     assert one_error_line(code, err, "is a folder")
     (tmp_path / "c.pt").write_bytes(b"earlier weights")
-    code, _, err = cli("train-classifier", "--output", str(tmp_path / "c.pt"))
+    code, _, err = cli(command, "--output", str(tmp_path / "c.pt"))
     assert one_error_line(code, err, "exists; pass --overwrite")
+    assert (tmp_path / "c.pt").read_bytes() == b"earlier weights"
+
+
+def test_train_encoder_saves_what_it_trained(cli, monkeypatch, tmp_path):
+    from gan_helpers.encoder import Encoder
+
+    trained = Encoder("autoencoder").eval()
+    monkeypatch.setattr(cli_module, "load_fashion_mnist", lambda train: None)  # no data needed
+    monkeypatch.setattr(cli_module, "train_encoder", lambda config, data, device: trained)
+    code, out, _ = cli("train-encoder", "--method", "autoencoder", "--output", str(tmp_path / "e.pt"))
+    loaded = load_encoder(tmp_path / "e.pt")
+    assert code == 0 and "saved" in out and loaded.method == "autoencoder"
+    saved, kept = trained.features.state_dict(), loaded.features.state_dict()
+    assert all(torch.equal(saved[key], kept[key]) for key in saved)
 
 
 def test_generate_refuses_fractional_counts_and_labels():

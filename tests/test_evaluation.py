@@ -67,9 +67,11 @@ def test_evaluate_command_prints_a_row_per_model(fake_root, tmp_path, monkeypatc
     assert main(["evaluate", str(checkpoint), str(other), str(checkpoint), "--samples", "30"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("30 samples per row (noise seed 0)")
-    rows = [line.split()[0] for line in lines[3:]]  # labelled as typed: two dcgan files stay two rows
+    table = lines[lines.index(next(line for line in lines if line.startswith("model"))) + 2 :]
+    rows = [line.split()[0] for line in table[::2]]  # labelled as typed: two dcgan files stay two rows
     assert rows == ["real", str(checkpoint), str(other), str(checkpoint)]
-    assert lines[5].split()[1] != lines[4].split()[1]  # another generator, another FD
+    assert [line.split()[0] for line in table[1::2]] == ["encoder"] * 4  # each model's second row
+    assert table[4].split()[2] != table[2].split()[2]  # another generator, another FD
     assert main(["evaluate", str(checkpoint), "--samples", "5"]) == 2
 
 

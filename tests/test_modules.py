@@ -57,11 +57,18 @@ def test_every_module_says_its_job_and_stays_readable():
 
 def test_no_module_branches_on_a_model_kinds_name():
     """What differs between kinds lives in gan_helpers/kinds.py; elsewhere no `model == "wgan-gp"`."""
-    pattern = re.compile(r"""(model|kind)\s*(==|!=|in)\s*\(?["'](mlp|dcgan|wgan-gp|cgan)""")
+    pattern = re.compile(r"""(model|kind|objective)\s*(==|!=|in)\s*\(?["'](mlp|dcgan|wgan-gp|cgan)""")
     for path in PACKAGE.glob("*.py"):
         if path.name != "kinds.py":
             found = [line for line in path.read_text().splitlines() if pattern.search(line)]
             assert found == [], f"{path.name} decides by a kind's name: {found}"
+
+
+def test_the_package_folder_holds_only_modules_and_weights():
+    """A stray copy of a module (a file without .py) would hold a second version of a decision."""
+    strays = [path.name for path in PACKAGE.iterdir()
+              if path.suffix != ".py" and path.name not in ("weights", "__pycache__")]  # fmt: skip
+    assert strays == []
 
 
 def test_code_names_no_dates_or_machines_of_a_particular_run():

@@ -29,6 +29,7 @@ from gan_helpers.plane import (
 from gan_helpers.plane_views import (
     animate,
     draw_frame,
+    draw_side_by_side,
     frame_slider,
     plot_coverage,
     plot_modes,
@@ -152,6 +153,19 @@ def test_the_pictures_draw_every_kind_of_run():
     assert html.count("data:image/png;base64") == 3  # frames 0, 2 and 4 (the last) of five
     slider = frame_slider(runs)
     assert slider.children[0].max == len(runs["gan"].frames) - 1
+
+
+def test_side_by_side_titles_never_run_into_each_other():
+    """The frame slider's two titles (long ones: objective, step, modes, share) each stay over
+    their own panel."""
+    runs = {"gan": train_points(tiny().replace(steps=100)), "wgan": train_points(tiny(objective="wgan-gp"))}
+    fig = draw_side_by_side(runs, 2)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    left, right = (ax.title.get_window_extent(renderer) for ax in fig.axes[:2])
+    assert left.x1 < right.x0, (left, right)
+    for ax, run in zip(fig.axes[:2], runs.values(), strict=True):
+        assert f"step {run.frames[2].step}" in ax.get_title()
 
 
 def test_the_panel_gives_a_config_and_a_refusal_stops_training():

@@ -94,3 +94,12 @@ def test_each_chapter_shows_the_settings_it_trains_with_and_they_are_the_default
     assert shown == TrainConfig.for_model(kind.name, run_name=shown.run_name)
     for name in kind.defaults:  # every setting the kind's defaults decide is written out in the cell
         assert f"{name}=" in cells[0], f"{kind.chapter} does not show {name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_training_a_chapter_starts_shows_a_progress_bar(path):
+    """A learner who starts a long training sees it move: no chapter turns the bar off."""
+    notebook = nbformat.read(path, as_version=4)
+    silent = [number for number, cell in enumerate(notebook.cells)
+              if cell.cell_type == "code" and re.search(r"progress\s*=\s*False", cell.source)]  # fmt: skip
+    assert silent == [], f"{path.name}: cells that train without a progress bar: {silent}"

@@ -62,7 +62,7 @@ def test_training_writes_history_samples_and_checkpoint(data_root, model):
     keys = {"mlp": "d_real", "dcgan": "d_fake", "wgan-gp": "wasserstein", "cgan": "d_real"}
     assert len(run.history["step"]) == 6 and len(run.history[keys[model]]) == 6
     assert sorted(p.name for p in run.run_dir.iterdir()) == [  # what the command line's runs write too
-        ".lock", "checkpoint.pt", "epoch_001.png", "epoch_002.png", "history.json", "losses.png",
+        ".lock", "best.png", "checkpoint.pt", "epoch_001.png", "epoch_002.png", "history.json", "losses.png",
     ]  # fmt: skip
 
 
@@ -181,7 +181,7 @@ def test_command_line_trains_resumes_and_reports(data_root, tiny_registry, capsy
             "--data-root", str(data_root), "--output-dir", str(out), "--log-every", "1"]  # fmt: skip
     assert main(args) == 0
     files = sorted(p.name for p in (out / "mlp").iterdir())
-    assert files == [".lock", "checkpoint.pt", "epoch_001.png", "history.json", "losses.png"]
+    assert files == [".lock", "best.png", "checkpoint.pt", "epoch_001.png", "history.json", "losses.png"]
     assert main([*args[:3], "2", *args[4:], "--resume", str(out / "mlp" / "checkpoint.pt")]) == 0
     history = json.loads((out / "mlp" / "history.json").read_text())
     assert history["step"] == [1, 2, 3, 4, 5, 6]

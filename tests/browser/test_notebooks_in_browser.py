@@ -168,6 +168,15 @@ def test_two_dimensions_animation_steps_and_the_frame_slider_redraws(page, jupyt
         shown = "img => img.complete && img.naturalWidth > 0"
         first_frame = animations.nth(number).locator("img").first.element_handle()
         page.wait_for_function(shown, arg=first_frame, timeout=30_000)
+    playing = animations.nth(1)  # the first interaction with a player is Play: it must advance
+    playing.scroll_into_view_if_needed()
+    still = playing.locator("img").first
+    before = still.get_attribute("src")
+    playing.locator("button[title='Play']").click()
+    page.wait_for_function(
+        "([img, before]) => img.src !== before", arg=[still.element_handle(), before], timeout=15_000
+    )
+    playing.locator("button[title='Pause']").click()
     animation = animations.first
     animation.scroll_into_view_if_needed()
     image = animation.locator("img").first

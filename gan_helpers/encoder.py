@@ -1,0 +1,147 @@
+"""The second feature space of the quality metrics: an encoder trained without labels.
+
+The classifier's features see what separates the ten classes, and little else. This encoder is
+trained to tell every training image from every other one (contrastive, SimCLR: Chen et al.,
+2020), or to rebuild each image through a 128-number bottleneck (an autoencoder), so its
+features also hold the shape, texture and detail within a class. Chapter 05 measures both kinds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+from tqdm.auto import tqdm
+
+from gan_helpers.data import BatchIterator, ImageData
+
+METHODS = ("contrastive", "autoencoder")
+
+
+@dataclass
+class EncoderConfig:
+    """How the label-free encoder is trained (``train-encoder``)."""
+
+    method: str = "contrastive"
+    num_epochs: int = 10
+    batch_size: int = 256
+    lr: float = 2e-3
+    temperature: float = 0.2  # contrastive only: how sharply the loss tells the pairs apart
+    seed: int = 0
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"EncoderConfig.method = {self.method!r}: choose one of {', '.join(METHODS)}")
+        for name, low in (("num_epochs", 1), ("batch_size", 2), ("seed", 0)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"EncoderConfig.{name} = {value!r}: must be an integer >= {low}")
+        for name in ("lr", "temperature"):
+            if not 0 < getattr(self, name) <= 10:
+                value = getattr(self, name)
+                raise ValueError(f"EncoderConfig.{name} = {value!r}: must be a number in (0, 10]")
+
+
+class Encoder(nn.Module):
+    """Three strided convolutions to a 128-d feature vector (``features``), and the head that
+    training needs: a projection for the contrastive loss, or a decoder for the autoencoder."""
+
+    def __init__(self, method: str = "contrastive", features: int = 128) -> None:
+        super().__init__()
+        self.method = method
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),  # 14x14
+            nn.Conv2d(32, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),  # 7x7
+            nn.Conv2d(64, 128, 3, 2, 1), nn.BatchNorm2d(128), nn.ReLU(),  # 4x4
+            nn.Flatten(), nn.Linear(128 * 4 * 4, features),
+        )  # fmt: skip
+        if method == "contrastive":  # the loss acts on a projection, so the features keep more
+            self.head = nn.Sequential(
+                nn.ReLU(), nn.Linear(features, features), nn.ReLU(), nn.Linear(features, 64)
+            )
+        else:
+            self.head = nn.Sequential(
+                nn.Linear(features, 64 * 7 * 7), nn.ReLU(), nn.Unflatten(1, (64, 7, 7)),
+                nn.ConvTranspose2d(64, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),  # 14x14
+                nn.ConvTranspose2d(32, 1, 4, 2, 1), nn.Tanh(),  # 28x28, in [-1, 1] like the images
+            )  # fmt: skip
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(images))
+
+
+def augment(images: torch.Tensor) -> torch.Tensor:
+    """Two views of one garment: a random zoom (1-1.3x), shift (up to 3 pixels), small rotation
+    and mirror per image. Only geometry: blur, noise and brightness stay visible to the features."""
+    count = len(images)
+    zoom = 1 / torch.empty(count, device=images.device).uniform_(1.0, 1.3)
+    angle = torch.empty(count, device=images.device).uniform_(-0.17, 0.17)  # about 10 degrees
+    mirror = torch.where(torch.rand(count, device=images.device) < 0.5, -1.0, 1.0)
+    shift = torch.empty(count, 2, device=images.device).uniform_(-0.2, 0.2)
+    cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+    theta = torch.stack([torch.stack([cos * mirror, -sin, shift[:, 0]], 1),
+                         torch.stack([sin * mirror, cos, shift[:, 1]], 1)], 1)  # fmt: skip
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    # The background is -1 (black): pixels pulled in from outside the picture stay background.
+    return F.grid_sample(images + 1, grid, padding_mode="zeros", align_corners=False) - 1
+
+
+def contrastive_loss(a: torch.Tensor, b: torch.Tensor, temperature: float) -> torch.Tensor:
+    """NT-Xent: each view must pick its twin out of the other 2N - 2 images of the batch.
+
+    Cross-entropy over cosine similarities / temperature, the twin as the right answer.
+    """
+    z = F.normalize(torch.cat([a, b]), dim=1)
+    similarity = z @ z.T / temperature
+    similarity.fill_diagonal_(float("-inf"))  # an image is not its own twin
+    count = len(a)
+    twins = torch.cat([torch.arange(count, 2 * count), torch.arange(count)]).to(a.device)
+    return F.cross_entropy(similarity, twins)
+
+
+def encoder_loss(model: Encoder, images: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The training loss of either method on one batch of real images in [-1, 1]."""
+    if model.method == "contrastive":
+        return contrastive_loss(model(augment(images)), model(augment(images)), temperature)
+    return F.mse_loss(model(images), images)  # rebuild the image from its 128 numbers
+
+
+def train_encoder(config: EncoderConfig, train: ImageData, device) -> Encoder:
+    """Adam with a one-cycle schedule on the training images; labels are never read."""
+    torch.manual_seed(config.seed)
+    model = Encoder(config.method).to(device)
+    batches = BatchIterator(train, config.batch_size, device=device, drop_last=True, seed=config.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    steps = config.num_epochs * len(batches)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
+    for epoch in range(config.num_epochs):
+        model.train()
+        total = 0.0
+        for images, _ in tqdm(batches, desc=f"encoder epoch {epoch + 1}", leave=False):
+            loss = encoder_loss(model, images, config.temperature)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.item()
+        mean = total / len(batches)
+        print(f"epoch {epoch + 1}/{config.num_epochs}: {config.method} loss {mean:.4f}", flush=True)
+    return model.eval()
+
+
+def encoder_state(model: Encoder, config: EncoderConfig) -> dict:
+    """What the weights file holds: the features' weights (the head is needed only to train)."""
+    weights = {key: value for key, value in model.state_dict().items() if key.startswith("features.")}
+    return {"format": 1, "kind": "encoder", "config": asdict(config), "encoder": weights}
+
+
+def encoder_from_state(state: dict) -> Encoder:
+    """The encoder of a weights file's contents, in eval mode, without its training head."""
+    with torch.random.fork_rng(devices=[]):  # building it must not move a training run's random state
+        model = Encoder(state["config"]["method"])
+    model.head = nn.Identity()
+    model.load_state_dict(state["encoder"])
+    return model.eval()
