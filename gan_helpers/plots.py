@@ -61,6 +61,7 @@ def plot_quality(history: Mapping[str, Sequence[float]], ax=None):
     ax.plot(epochs, history["fd"], marker="o", linewidth=1, color="tab:green", label="classifier")
     if history.get("fd_encoder"):
         ax.plot(epochs, history["fd_encoder"], marker="s", linewidth=1, color="tab:purple", label="encoder")
+        ax.set_yscale("log")  # the two spaces' FDs differ in size: a log axis shows both moving
         ax.legend()
     ax.set(xlabel="epoch", ylabel="FD (lower is better)", title="sample quality")
     if len(epochs) <= 10:  # epochs are whole: a tick at each, not 0.96 and 1.04 around a single one

@@ -94,3 +94,12 @@ def test_a_run_plot_stays_readable_at_a_notebooks_width_and_counts_whole_epochs(
     assert smallest_px >= 9, f"text {smallest_px:.1f} px high once the figure fits the notebook"
     quality = fig.axes[2]
     assert all(float(tick).is_integer() for tick in quality.get_xticks()), quality.get_xticks()
+
+
+def test_the_quality_panel_draws_both_spaces_where_the_run_tracked_them():
+    history = {"step": [10, 20], "loss_d": [1.3, 1.2], "loss_g": [0.8, 0.9], "d_real": [0.6, 0.6],
+               "d_fake": [0.4, 0.4], "fd_epoch": [1, 2], "fd": [40.0, 30.0], "fd_encoder": [6.0, 3.0],
+               "fd_class_entropy": [3.0, 3.1]}  # fmt: skip
+    quality = plot_run(history, "dcgan", headless=True).axes[2]
+    assert [line.get_label() for line in quality.get_lines()] == ["classifier", "encoder"]
+    assert list(quality.get_lines()[1].get_ydata()) == [6.0, 3.0] and quality.get_yscale() == "log"
