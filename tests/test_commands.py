@@ -203,8 +203,10 @@ def test_a_full_disk_found_while_writing_is_the_same_one_line(tmp_path):
 
 def test_ctrl_c_while_the_command_starts_is_one_line():
     process = subprocess.Popen(
-        [sys.executable, "-m", "gan_helpers", "evaluate", "mlp"], stderr=subprocess.PIPE, text=True
-    )
+        [sys.executable, "-m", "gan_helpers", "evaluate", "mlp"], stderr=subprocess.PIPE, text=True,
+        # As in a terminal: a shell's background job inherits Ctrl-C ignored, and would never see it.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     time.sleep(1.0)  # inside `import torch`, which takes longer than this
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
