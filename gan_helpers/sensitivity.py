@@ -106,7 +106,8 @@ def within_class_share(features: torch.Tensor, labels: torch.Tensor) -> float:
 
 def format_sensitivity(rows: list[dict], spaces: list[str]) -> str:
     """The sensitivity table as text: FD, precision and recall in each space."""
-    header = f"{'damage':<20}{'level':<24}" + "".join(f"{space + ': FD  P  R':>30}" for space in spaces)
+    columns = "".join(f"{space + ': FD':>14}{'P':>8}{'R':>8}" for space in spaces)  # over their numbers
+    header = f"{'damage':<20}{'level':<24}{columns}"
     lines = [header, "-" * len(header)]
     for row in rows:
         cells = "".join(

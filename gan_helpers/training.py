@@ -149,15 +149,19 @@ def end_epoch(run: Run, references: list[Reference]) -> str:
         tracked = tracked_quality(run.ema if run.ema is not None else run.generator, references)
         for key, value in {"fd_epoch": run.epoch, **tracked}.items():
             run.history.setdefault(key, []).append(value)
-        line = f"epoch {run.epoch}: FD {tracked['fd']:.2f} (classifier)"
-        if "fd_encoder" in tracked:
-            line += f", {tracked['fd_encoder']:.2f} (encoder)"
-        line += f", class entropy {tracked['fd_class_entropy']:.3f} bits ({references[0].count} samples)"
+        entropy, count = tracked["fd_class_entropy"], references[0].count
+        line = f"epoch {run.epoch}: {distances(tracked)}, class entropy {entropy:.3f} bits ({count} samples)"
         if keep_best(run, tracked):
             line += ", the best so far"
     if run.epoch % cfg.checkpoint_every == 0 or run.finished:
         save_checkpoint(run)
     return line
+
+
+def distances(tracked: dict[str, float]) -> str:
+    """The tracked FDs in words: "FD 12.48 (classifier), 1.65 (encoder)"."""
+    text = f"FD {tracked['fd']:.2f} (classifier)"
+    return text + (f", {tracked['fd_encoder']:.2f} (encoder)" if "fd_encoder" in tracked else "")
 
 
 def quality_score(tracked: dict[str, float]) -> float:
@@ -179,10 +183,7 @@ def keep_best(run: Run, tracked: dict[str, float]) -> bool:
     generator = run.ema if run.ema is not None else run.generator
     weights = {key: value.detach().cpu().clone() for key, value in generator.state_dict().items()}
     run.best = {"epoch": run.epoch, "score": score, **tracked, "generator": weights}
-    caption = f"epoch {run.epoch}: FD {tracked['fd']:.2f} (classifier)"
-    if "fd_encoder" in tracked:
-        caption += f", {tracked['fd_encoder']:.2f} (encoder)"
-    save_grid(run.samples(), run.run_dir / "best.png", caption=caption)
+    save_grid(run.samples(), run.run_dir / "best.png", caption=f"epoch {run.epoch}: {distances(tracked)}")
     return True
 
 

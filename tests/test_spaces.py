@@ -87,6 +87,9 @@ def test_removed_classes_keep_precision_in_both_spaces(sensitivity):
 def test_the_sensitivity_table_names_every_row_and_space(sensitivity):
     text = format_sensitivity(sensitivity, list(SPACES))
     assert text.count("\n") == len(sensitivity) + 1 and "encoder: FD" in text and "near-copies" in text
+    header, _, first = text.splitlines()[:3]
+    fd_end = header.index("encoder: FD") + len("encoder: FD")  # each heading ends where its numbers do
+    assert first[:fd_end].endswith(f"{sensitivity[0]['encoder']['FD']:.2f}") and first[fd_end] == " "
 
 
 def test_the_encoder_sees_more_within_a_class_than_the_classifier(references):
