@@ -6,7 +6,7 @@
 One training run (the engine with ``ema_decay=0``) keeps an average for each decay, updated after
 every generator update as the engine updates its own (``runs.update_average``). After each epoch the last
 weights and every average draw ``--samples`` images (noise seed 0), scored by FD against the
-same real training images in the metrics' feature space (``evaluation.frechet_and_entropy``).
+same real training images in the metrics' feature space (``evaluation.tracked_quality``).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.quality import with_averages
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import load_fashion_mnist
-from gan_helpers.evaluation import Reference, frechet_and_entropy
+from gan_helpers.evaluation import Reference, tracked_quality
 from gan_helpers.runs import make_average, new_run
 from gan_helpers.training import train
 
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
             run.config.num_epochs = epoch
             train(run, step=step_and_average, data=data, progress=False, overwrite=epoch == 1)
             generators = [run.generator, *averages.values()]
-            scores = [frechet_and_entropy(generator, reference, args.seed)[0] for generator in generators]
+            scores = [tracked_quality(generator, [reference], args.seed)["fd"] for generator in generators]
             print(f"{epoch:>5}" + "".join(f"{score:>15.2f}" for score in scores), flush=True)
 
 

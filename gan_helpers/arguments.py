@@ -7,9 +7,10 @@ import argparse
 from gan_helpers.config import DEVICES, SAMPLES_DIR
 from gan_helpers.data import DATASETS
 from gan_helpers.kinds import MODEL_KINDS
+from gan_helpers.losses import LOSSES
 
 USAGE = """\
-python -m gan_helpers train {mlp,dcgan,wgan-gp,cgan} [--dataset D --epochs N --lr LR ...]
+python -m gan_helpers train {mlp,dcgan,wgan-gp,cgan,sngan} [--dataset D --epochs N --lr LR ...]
 python -m gan_helpers export CHECKPOINT OUTPUT [--best --overwrite]
 python -m gan_helpers sample GENERATOR --count N --seed S --out FILE.png|FILE.pt|FOLDER [--class C]
 python -m gan_helpers invert IMAGE --model GENERATOR --out FILE.png
@@ -20,6 +21,7 @@ python -m gan_helpers train-encoder [--method contrastive|autoencoder --epochs N
 Bad input is one ``error:`` line and exit status 2; a full disk, or a diverged run, status 1;
 Ctrl-C, status 130.
 """
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The commands and their options."""
@@ -44,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--latent-dim", type=int, help="size of the noise vector z (default 100)")
     train.add_argument("--n-critic", type=int, help="WGAN-GP: critic steps per generator step")
     train.add_argument("--gp-weight", type=float, help="WGAN-GP: gradient-penalty weight lambda")
+    train.add_argument("--loss", choices=tuple(LOSSES), help="SN-GAN: both players' losses (default hinge)")
+    train.add_argument(
+        "--spectral-norm",
+        action=argparse.BooleanOptionalAction,
+        help="SN-GAN: spectral norm in D (default on)",
+    )
+    train.add_argument("--r1-weight", type=float, help="SN-GAN: R1 penalty weight gamma (0: off)")
     train.add_argument("--dropout", type=float, help="discriminator dropout (DCGAN default 0, cGAN 0.3)")
     train.add_argument("--seed", type=int, help="fixes weights, noise and data order (default 0)")
     train.add_argument("--device", choices=DEVICES, help="where to train (default auto)")

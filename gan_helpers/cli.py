@@ -36,7 +36,8 @@ from gan_helpers.weights import (
 OPTION_FIELDS = {
     "epochs": "num_epochs", "batch_size": "batch_size", "lr_g": "lr_g", "lr_d": "lr_d",
     "betas": "betas", "latent_dim": "latent_dim", "n_critic": "n_critic",
-    "gp_weight": "gp_weight", "dropout": "dropout", "seed": "seed", "device": "device",
+    "gp_weight": "gp_weight", "loss": "loss", "spectral_norm": "spectral_norm", "r1_weight": "r1_weight",
+    "dropout": "dropout", "seed": "seed", "device": "device",
     "subset": "subset", "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
     "log_every": "log_every", "dataset": "dataset", "amp": "amp", "compile": "compile",
     "channels_last": "channels_last", "cuda_graphs": "cuda_graphs", "ema_decay": "ema_decay",

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 
 from gan_helpers.data import DATA_DIR, DATASETS, get_spec, project_dir
-from gan_helpers.kinds import MODEL_KINDS, get_kind
-from gan_helpers.losses import GENERATOR_LOSSES
+from gan_helpers.kinds import KINDS, MODEL_KINDS, get_kind
+from gan_helpers.losses import GENERATOR_LOSSES, LOSSES
 from gan_helpers.models import SEED_RANGE
 
 SAMPLES_DIR = project_dir() / "generated_samples"
@@ -40,6 +40,9 @@ class TrainConfig:
     dropout: float = 0.3  # DCGAN and conditional discriminators: share of activations dropped
     n_critic: int = 5  # WGAN-GP: critic updates per generator update
     gp_weight: float = 10.0  # WGAN-GP: lambda, the weight of the gradient penalty
+    loss: str = "non-saturating"  # SN-GAN: the loss pair of both players (see losses.LOSSES)
+    spectral_norm: bool = False  # SN-GAN: spectral norm on every discriminator layer
+    r1_weight: float = 0.0  # SN-GAN: gamma, the R1 penalty's weight (gamma / 2 * E||grad D(x)||^2)
     seed: int = 0
     device: str = "auto"
     subset: float = 1.0  # share of the training set to use, in (0, 1]
@@ -97,10 +100,12 @@ class TrainConfig:
         for name, low, high in _CLOSED_RANGES:
             _float_range(name, getattr(self, name), low, high, closed=True)
         _choice("generator_loss", self.generator_loss, tuple(GENERATOR_LOSSES))
+        _choice("loss", self.loss, tuple(LOSSES))
+        self._check_stabilizers()
         ok = isinstance(self.ema_decay, numbers.Real) and not isinstance(self.ema_decay, bool)
         if not ok or not 0.0 <= self.ema_decay < 1.0:
             raise ValueError(f"TrainConfig.ema_decay = {self.ema_decay!r}: must be a number in [0, 1)")
-        for name in ("channels_last", "amp", "compile", "cuda_graphs", "reuse_cpu_memory"):
+        for name in ("spectral_norm", "channels_last", "amp", "compile", "cuda_graphs", "reuse_cpu_memory"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be True or False")
         betas_ok = _is_sequence(self.betas) and len(self.betas) == 2
@@ -118,6 +123,27 @@ class TrainConfig:
             raise ValueError(
                 f"TrainConfig.run_name = {self.run_name!r}: must be a folder name, not a path; "
                 "put the parent folder in output_dir (--output-dir)"
+            )
+
+    def _check_stabilizers(self) -> None:
+        """Chapter 08's settings belong to the kinds that read them: elsewhere they would be ignored."""
+        stabilizers = get_kind(self.model).stabilizers
+        if stabilizers and self.generator_loss != "non-saturating":
+            raise ValueError(
+                f"TrainConfig.generator_loss = {self.generator_loss!r}: {self.model} chooses both players' "
+                f"losses with loss (one of {', '.join(LOSSES)}); leave generator_loss at 'non-saturating'"
+            )
+        changed = [
+            f"{name} = {getattr(self, name)!r}"
+            for name, off in (("loss", "non-saturating"), ("spectral_norm", False), ("r1_weight", 0.0))
+            if getattr(self, name) != off
+        ]
+        if changed and not stabilizers:
+            having = [kind for kind in KINDS.values() if kind.stabilizers]
+            raise ValueError(
+                f"TrainConfig.{changed[0]}: only the {', '.join(k.name for k in having)} model "
+                f"(chapter {having[0].chapter[:2]}) has this setting; use model={having[0].name!r} "
+                "or leave it at its default"
             )
 
     @property
@@ -172,7 +198,7 @@ _INT_RANGES = [
     ("quality_samples", 2, 60_000),
 ]
 _FLOAT_RANGES = [("lr_g", 0.0, 1.0), ("lr_d", 0.0, 1.0), ("subset", 0.0, 1.0)]  # (low, high]
-_CLOSED_RANGES = [("gp_weight", 0.0, 1e4), ("dropout", 0.0, 0.95)]  # [low, high]
+_CLOSED_RANGES = [("gp_weight", 0.0, 1e4), ("r1_weight", 0.0, 1e4), ("dropout", 0.0, 0.95)]  # [low, high]
 
 
 def _is_sequence(value) -> bool:
@@ -206,8 +232,6 @@ def _device_name(name: str) -> None:
             raise ValueError(
                 f"TrainConfig.device = {name!r}: not a device name; use auto, cpu, cuda, cuda:N or mps"
             ) from None
-
-
 
 
 @dataclass

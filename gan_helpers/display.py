@@ -25,10 +25,6 @@ def show_grid(images: torch.Tensor, nrow: int = 10, title: str | None = None, ax
     return ax
 
 
-
-
-
-
 def examples_per_class(data: ImageData, per_class: int = 10, seed: int = 0) -> torch.Tensor:
     """``per_class`` random images of each class, class by class (row by row in a grid)."""
     generator = torch.Generator().manual_seed(seed)
@@ -53,20 +49,6 @@ def show_class_grid(images: torch.Tensor, class_names: Sequence[str], title: str
     for side in ax.spines.values():
         side.set_visible(False)
     return fig
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 
 # --- The live view of training.

@@ -90,7 +90,6 @@ def _batches(images: torch.Tensor, device, batch_size: int):
         yield scale(batch) if was_uint8 else batch.float()
 
 
-
 # --- Evaluating generators against real images.
 
 COLUMNS = ("FD", "KID x1e3", "IS", "precision", "recall", "class entropy")
@@ -182,13 +181,6 @@ def evaluate_images(images: torch.Tensor, reference: Reference) -> dict[str, flo
 def evaluate_generator(generator: nn.Module, reference: Reference, count: int = 10_000, seed: int = 0):
     """Metrics of ``count`` samples (noise seed ``seed``) of a generator."""
     return evaluate_images(metric_samples(generator.to(reference.device), count, seed), reference)
-
-
-def frechet_and_entropy(generator: nn.Module, reference: Reference, seed: int = 0) -> tuple[float, float]:
-    """FD and class entropy of ``reference.count`` samples: the cheap pair tracked during training."""
-    images = metric_samples(generator, reference.count, seed)
-    _, entropy = class_distribution(predict(reference.classifier, images, reference.device))
-    return frechet_distance(reference.features(images), reference.train_features), entropy
 
 
 def tracked_quality(generator: nn.Module, references: list[Reference], seed: int = 0) -> dict[str, float]:

@@ -18,9 +18,16 @@ from gan_helpers.models import (
     MLPDiscriminator,
     MLPGenerator,
     ProjectionDiscriminator,
+    SNDiscriminator,
     init_weights,
 )
-from gan_helpers.steps import Step, conditional_train_step, gan_train_step, wgan_gp_train_step
+from gan_helpers.steps import (
+    Step,
+    conditional_train_step,
+    gan_train_step,
+    stabilized_train_step,
+    wgan_gp_train_step,
+)
 
 
 def every_step(run) -> Hashable:
@@ -41,38 +48,47 @@ class ModelKind:
     title: str  # for plots and tables
     chapter: str  # the notebook that teaches it
     generator: Callable[[int, int], nn.Module]  # (latent_dim, num_classes) -> generator
-    discriminator: Callable[[int, float], nn.Module]  # (num_classes, dropout) -> discriminator or critic
+    # (num_classes, dropout, spectral_norm) -> discriminator or critic, where each one applies
+    discriminator: Callable[[int, float, bool], nn.Module]
     step: Step  # the package's step for this kind
     defaults: dict = field(default_factory=dict)  # recommended TrainConfig values
     critic: bool = False  # scores instead of probabilities: Wasserstein losses and a gradient penalty
     conditional: bool = False  # both networks take the class label
     dropout: bool = False  # the discriminator has dropout layers (TrainConfig.dropout applies)
     convolutional: bool = True  # images as feature maps (channels-last layout applies)
+    stabilizers: bool = False  # the config chooses the loss pair, spectral norm and R1 (chapter 08)
     phase: Callable = every_step  # which recorded CUDA graph the next step replays
+
+    @property
+    def progress(self) -> tuple[str, ...]:
+        """The series beside the losses that show how the two players stand."""
+        if self.critic:
+            return ("wasserstein", "gp")
+        return ("logit_real", "logit_fake", "r1") if self.stabilizers else ("d_real", "d_fake")
 
     @property
     def metrics(self) -> tuple[str, ...]:
         """The history's series, in order (a learner's step may add more)."""
-        progress = ("wasserstein", "gp") if self.critic else ("d_real", "d_fake")
-        return ("loss_d", "loss_g", *progress)
+        return ("loss_d", "loss_g", *self.progress)
 
 
 # Learning rates and Adam betas of the DCGAN paper and of Gulrajani et al. (2017); the DCGAN's
 # batch size, generator rate and dropout chosen by measurement (benchmarks/README.md, "Recipes").
+# The SN-GAN: the DCGAN's recipe with all three of chapter 08's stabilizers switched on.
 KINDS = {
     kind.name: kind
     for kind in (
         ModelKind(
             "mlp", "MLP GAN", "02_mlp_gan",
             generator=lambda latent_dim, classes: MLPGenerator(latent_dim),
-            discriminator=lambda classes, dropout: MLPDiscriminator(),
+            discriminator=lambda classes, dropout, normed: MLPDiscriminator(),
             step=gan_train_step, convolutional=False,
             defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 40},
         ),
         ModelKind(
             "dcgan", "DCGAN", "03_dcgan",
             generator=lambda latent_dim, classes: DCGANGenerator(latent_dim),
-            discriminator=lambda classes, dropout: DCGANDiscriminator(dropout=dropout),
+            discriminator=lambda classes, dropout, normed: DCGANDiscriminator(dropout=dropout),
             step=gan_train_step, dropout=True,
             defaults={"lr_g": 4e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10,
                       "batch_size": 32, "dropout": 0.0},
@@ -80,21 +96,28 @@ KINDS = {
         ModelKind(
             "wgan-gp", "WGAN-GP", "04_wgan_gp",
             generator=lambda latent_dim, classes: DCGANGenerator(latent_dim),
-            discriminator=lambda classes, dropout: Critic(),
+            discriminator=lambda classes, dropout, normed: Critic(),
             step=wgan_gp_train_step, critic=True, phase=moves_generator,
             defaults={"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "num_epochs": 20},
         ),
         ModelKind(
             "cgan", "conditional GAN", "06_conditional_gan",
             generator=lambda latent_dim, classes: ConditionalGenerator(latent_dim, classes),
-            discriminator=lambda classes, dropout: ProjectionDiscriminator(classes, dropout=dropout),
+            discriminator=lambda classes, dropout, normed: ProjectionDiscriminator(classes, dropout=dropout),
             step=conditional_train_step, conditional=True, dropout=True,
             defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10},
+        ),
+        ModelKind(
+            "sngan", "SN-GAN", "08_stabilizing_gans",
+            generator=lambda latent_dim, classes: DCGANGenerator(latent_dim),
+            discriminator=lambda classes, dropout, normed: SNDiscriminator(spectral_norm=normed),
+            step=stabilized_train_step, stabilizers=True,
+            defaults={"lr_g": 4e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 5, "batch_size": 32,
+                      "loss": "hinge", "spectral_norm": True, "r1_weight": 0.1},
         ),
     )
 }  # fmt: skip
 MODEL_KINDS = tuple(KINDS)
-UNCONDITIONAL_KINDS = tuple(name for name, kind in KINDS.items() if not kind.conditional)
 
 
 def get_kind(name: str) -> ModelKind:
@@ -111,8 +134,13 @@ def build_generator(kind: str, latent_dim: int = 100, num_classes: int = 10) -> 
     return generator
 
 
-def build_discriminator(kind: str, num_classes: int = 10, dropout: float = 0.3) -> nn.Module:
-    """The discriminator (or critic) for a model kind, initialised (``dropout`` where it has any)."""
-    discriminator = get_kind(kind).discriminator(num_classes, dropout)
+def build_discriminator(
+    kind: str, num_classes: int = 10, dropout: float = 0.3, spectral_norm: bool | None = None
+) -> nn.Module:
+    """The discriminator (or critic) for a model kind, initialised (``dropout`` and
+    ``spectral_norm`` where it has them; ``spectral_norm=None``: the kind's default)."""
+    if spectral_norm is None:
+        spectral_norm = get_kind(kind).defaults.get("spectral_norm", False)
+    discriminator = get_kind(kind).discriminator(num_classes, dropout, spectral_norm)
     discriminator.apply(init_weights)
     return discriminator

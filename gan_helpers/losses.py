@@ -1,8 +1,10 @@
 """What each player minimises: the GAN losses (chapter 02), the Wasserstein losses and the
-gradient penalty (chapter 04). Each takes raw scores (logits) and returns a scalar tensor.
-``GENERATOR_LOSSES`` names the generator's choices: the config, the panels and chapter 07 read it.
+gradient penalty (chapter 04), the hinge and least-squares losses and the R1 penalty (chapter
+08). Each takes raw scores (logits) and returns a scalar tensor. ``GENERATOR_LOSSES`` names the
+generator's choices (chapters 02 and 07), ``LOSSES`` the pairs of chapter 08's model: the
+config, the command line and the panels read them.
 
-Chapters 02 and 04 define these functions in their cells; ``tools/export_code.py --check`` (run
+Chapters 02, 04 and 08 define these functions in their cells; ``tools/export_code.py --check`` (run
 by the tests) fails if a notebook's version and this file's ever differ.
 """
 
@@ -57,3 +59,41 @@ def gradient_penalty(critic: nn.Module, real: torch.Tensor, fake: torch.Tensor) 
     (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
     norms = grad.flatten(start_dim=1).norm(2, dim=1)
     return ((norms - 1) ** 2).mean()
+
+
+def hinge_discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """E[max(0, 1 - D(x))] + E[max(0, 1 + D(G(z)))]: no push beyond a margin of 1 either way."""
+    return F.relu(1 - logits_real).mean() + F.relu(1 + logits_fake).mean()
+
+
+def hinge_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    """-E[D(G(z))]: the generator raises the score of its images, with no margin."""
+    return -logits_fake.mean()
+
+
+def least_squares_discriminator_loss(logits_real: torch.Tensor, logits_fake: torch.Tensor) -> torch.Tensor:
+    """(E[(D(x) - 1)^2] + E[D(G(z))^2]) / 2: scores pulled to 1 for real images, to 0 for fakes."""
+    return ((logits_real - 1) ** 2).mean() / 2 + (logits_fake**2).mean() / 2
+
+
+def least_squares_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
+    """E[(D(G(z)) - 1)^2] / 2: a pull that grows with the distance from "real", never vanishing."""
+    return ((logits_fake - 1) ** 2).mean() / 2
+
+
+LOSSES = {
+    "non-saturating": (discriminator_loss, generator_loss),
+    "hinge": (hinge_discriminator_loss, hinge_generator_loss),
+    "least-squares": (least_squares_discriminator_loss, least_squares_generator_loss),
+}
+
+
+def r1_penalty(discriminator: nn.Module, real: torch.Tensor) -> torch.Tensor:
+    """E[||grad D(x)||^2] on the real images only: zero-centred, so D is pushed flat on the data.
+
+    Unlike chapter 04's penalty there are no interpolates and no target norm of 1: the
+    discriminator may be steep between real and fake images, only not on the real ones.
+    """
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)
+    return grad.flatten(start_dim=1).pow(2).sum(dim=1).mean()

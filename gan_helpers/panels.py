@@ -13,7 +13,7 @@ from gan_helpers.config import TrainConfig
 from gan_helpers.data import DATASETS
 from gan_helpers.display import show_grid
 from gan_helpers.kinds import get_kind
-from gan_helpers.losses import GENERATOR_LOSSES
+from gan_helpers.losses import GENERATOR_LOSSES, LOSSES
 from gan_helpers.models import generate
 from gan_helpers.notebook import small_run
 
@@ -51,23 +51,44 @@ def config_panel(config: TrainConfig) -> widgets.interactive:
         "seed": widgets.IntText(base.seed, description="seed"),
         "dataset": widgets.Dropdown(options=list(DATASETS), value=base.dataset, description="dataset"),
     }
-    if not kind.critic:
-        controls["generator_loss"] = widgets.Dropdown(
-            options=list(GENERATOR_LOSSES), value=base.generator_loss, description="generator loss"
-        )
-    if kind.dropout:
-        controls["dropout"] = widgets.FloatSlider(
-            base.dropout, min=0.0, max=0.9, step=0.05, description="D dropout"
-        )
-    if kind.critic:
-        controls["n_critic"] = widgets.IntSlider(base.n_critic, min=1, max=10, description="n_critic")
-        controls["gp_weight"] = log_slider(base.gp_weight, "penalty weight λ", low=-1, high=3)
+    controls |= kind_controls(base)
 
     def with_betas(values: dict) -> dict:  # the panel edits beta1; beta2 stays the config's
         beta1 = values.pop("beta1")
         return {**values, "betas": (beta1, base.betas[1])}
 
     return editing(base, controls, summary, log_scaled=("lr_g", "lr_d", "gp_weight"), prepare=with_betas)
+
+
+def kind_controls(config: TrainConfig) -> dict:
+    """The controls of the settings only some model kinds have: the loss, dropout, the critic's."""
+    kind = get_kind(config.model)
+    controls = stabilizer_controls(config) if kind.stabilizers else {}
+    if not kind.critic and not kind.stabilizers:
+        controls["generator_loss"] = widgets.Dropdown(
+            options=list(GENERATOR_LOSSES), value=config.generator_loss, description="generator loss"
+        )
+    if kind.dropout:
+        controls["dropout"] = widgets.FloatSlider(
+            config.dropout, min=0.0, max=0.9, step=0.05, description="D dropout"
+        )
+    if kind.critic:
+        controls["n_critic"] = widgets.IntSlider(config.n_critic, min=1, max=10, description="n_critic")
+        controls["gp_weight"] = log_slider(config.gp_weight, "penalty weight λ", low=-1, high=3)
+    return controls
+
+
+def stabilizer_controls(config: TrainConfig) -> dict:
+    """Chapter 08's three switches: the loss pair, spectral norm, and the R1 weight (0: off)."""
+    return {
+        "loss": widgets.Dropdown(options=list(LOSSES), value=config.loss, description="loss"),
+        "spectral_norm": widgets.Checkbox(config.spectral_norm, description="spectral norm in D"),
+        "r1_weight": widgets.Dropdown(
+            options=sorted({0.0, 0.01, 0.1, 1.0, 10.0, config.r1_weight}),
+            value=config.r1_weight,
+            description="R1 weight γ",
+        ),
+    }
 
 
 def editing(
@@ -133,6 +154,9 @@ def summary(config: TrainConfig) -> str:
     )
     if kind.critic:
         text += f", n_critic {config.n_critic}, λ {config.gp_weight:g}"
+    elif kind.stabilizers:
+        norm = "spectral norm" if config.spectral_norm else "no spectral norm"
+        text += f", {config.loss} loss, {norm}, R1 γ {config.r1_weight:g}"
     else:
         text += f", {config.generator_loss} loss"
     if kind.dropout:

@@ -1,5 +1,5 @@
-"""Plots of a training history: the losses, D(x) and D(G(z)) or the critic's Wasserstein
-estimate, and the sample quality measured during training.
+"""Plots of a training history: the losses, D(x) and D(G(z)), the critic's Wasserstein estimate
+or chapter 08's raw scores, and the sample quality measured during training.
 
 matplotlib's pyplot is imported only to make a figure for a notebook; ``plot_run(...,
 headless=True)`` draws on a plain ``Figure``, so the command line never loads pyplot.
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
@@ -73,15 +74,25 @@ def plot_quality(history: Mapping[str, Sequence[float]], ax=None):
 
 
 def plot_progress(history: Mapping[str, Sequence[float]], model: str, ax=None):
-    """D(x) and D(G(z)); for a critic (WGAN-GP) the Wasserstein estimate, with the penalty on its own axis."""
-    if not get_kind(model).critic:
-        return plot_history(history, ["d_real", "d_fake"], ax, "D(x) and D(G(z))", "probability")
-    ax = plot_history(history, ["wasserstein"], ax, "critic: Wasserstein estimate", "W estimate")
-    penalty = ax.twinx()  # the penalty is far smaller than W: a flat line on W's axis
-    gp = history["gp"]
-    x = batch_positions(history["step"], gp)
-    penalty.plot(x, gp, color="tab:red", linewidth=1, alpha=0.6, label="gp")
-    penalty.set_ylabel("gradient penalty", color="tab:red")
+    """D(x) and D(G(z)); for a critic (WGAN-GP) the Wasserstein estimate, for chapter 08's model
+    D's mean logits on real and fake images, each with its penalty on an axis of its own."""
+    kind = get_kind(model)
+    if kind.critic:
+        ax = plot_history(history, ["wasserstein"], ax, "critic: Wasserstein estimate", "W estimate")
+        return with_penalty(ax, history, "gp", "gradient penalty")
+    if kind.stabilizers:
+        ax = plot_history(history, ["logit_real", "logit_fake"], ax, "D's mean logits", "logit")
+        return with_penalty(ax, history, "r1", "R1 penalty") if any(history.get("r1", ())) else ax
+    return plot_history(history, ["d_real", "d_fake"], ax, "D(x) and D(G(z))", "probability")
+
+
+def with_penalty(ax: Axes, history: Mapping[str, Sequence[float]], name: str, label: str) -> Axes:
+    """``ax`` with the series ``name`` on a second y axis: a penalty is far smaller than the rest."""
+    penalty = ax.twinx()
+    values = history[name]
+    x = batch_positions(history["step"], values)
+    penalty.plot(x, values, color="tab:red", linewidth=1, alpha=0.6, label=name)
+    penalty.set_ylabel(label, color="tab:red")
     penalty.legend(loc="lower right")
     return ax
 

@@ -102,7 +102,7 @@ def new_run(
         config.model, config.latent_dim, config.num_classes
     )
     discriminator = discriminator if discriminator is not None else build_discriminator(
-        config.model, config.num_classes, config.dropout
+        config.model, config.num_classes, config.dropout, config.spectral_norm
     )
     layout = memory_format(config)
     for model in (generator, discriminator):
@@ -174,7 +174,7 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
-FIXED_ON_RESUME = ("model", "dataset", "latent_dim")  # the networks' shapes depend on them
+FIXED_ON_RESUME = ("model", "dataset", "latent_dim", "spectral_norm")  # the networks depend on them
 
 
 def load_run(
@@ -267,7 +267,7 @@ def check_resumable(path: Path, state: dict, overrides: dict) -> None:
         if name in overrides and overrides[name] != state["config"].get(name):
             raise ValueError(
                 f"{path} was trained with {name} = {state['config'].get(name)!r}; a resumed run cannot "
-                f"change it to {overrides[name]!r}, since the networks' shapes depend on it. Start a new run"
+                f"change it to {overrides[name]!r}, since the networks are built from it. Start a new run"
             )
 
 

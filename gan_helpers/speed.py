@@ -99,12 +99,17 @@ def fast_twin(layer: nn.Module, penalty: bool) -> nn.Module | None:
     return None
 
 
+def penalizes_gradients(config) -> bool:
+    """Whether the discriminator's loss holds its own gradient (WGAN-GP's penalty, or R1)."""
+    return get_kind(config.model).critic or config.r1_weight > 0
+
+
 @contextmanager
 def fast_layers(run) -> Iterator[None]:
     """Swap the run's plain layers for their twins (and NHWC on the CPU) inside, back after."""
     swapped, hooks = [], []
     for model in (run.generator, run.discriminator):
-        penalty = model is run.discriminator and get_kind(run.config.model).critic
+        penalty = model is run.discriminator and penalizes_gradients(run.config)
         for name, layer in list(model.named_modules(remove_duplicate=False)):
             twin = fast_twin(layer, penalty)
             if twin is not None:
@@ -149,7 +154,7 @@ def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | Non
     if cfg.compile:  # in place, so state_dict keys and checkpoints stay the same
         options = INDUCTOR_OPTIONS if COMPILE_BACKEND == "inductor" else None
         run.generator.compile(backend=COMPILE_BACKEND, options=options)
-        if not get_kind(cfg.model).critic:  # the gradient penalty needs a double backward compile cannot do
+        if not penalizes_gradients(cfg):  # a gradient penalty needs a double backward compile cannot do
             run.discriminator.compile(backend=COMPILE_BACKEND, options=options)
     layout = memory_format(cfg)
 

@@ -1,7 +1,8 @@
 """The training steps, written out plainly: one update of each player per objective.
 
 These are the code of chapters 02 (``gan_step``), 04 (``critic_step``, ``generator_step``, the
-n_critic schedule ``wgan_gp_train_step``) and 06 (``conditional_train_step``): the notebooks
+n_critic schedule ``wgan_gp_train_step``), 06 (``conditional_train_step``) and 08
+(``stabilized_step``: any loss pair of ``LOSSES``, plus the R1 penalty): the notebooks
 define them in their cells and ``tools/export_code.py --check`` keeps the two identical. A step
 ``step(run, real, labels) -> metrics`` reports ``loss_g`` exactly when it moved the generator.
 """
@@ -18,10 +19,12 @@ from torch.optim import Optimizer
 
 from gan_helpers.losses import (
     GENERATOR_LOSSES,
+    LOSSES,
     critic_loss,
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    r1_penalty,
     wasserstein_generator_loss,
 )
 
@@ -136,3 +139,49 @@ def wgan_gp_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> di
     if (run.step + 1) % run.config.n_critic == 0:
         metrics |= generator_step(run.generator, run.discriminator, run.opt_g, real.size(0), real.device)
     return metrics
+
+
+def stabilized_step(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    opt_g: Optimizer,
+    opt_d: Optimizer,
+    real: torch.Tensor,
+    losses: tuple[Callable, Callable] = LOSSES["hinge"],
+    r1_weight: float = 0.0,
+) -> dict[str, torch.Tensor]:
+    """``gan_step`` with a choice of loss pair (discriminator's, generator's) and the R1 penalty,
+    weighted ``r1_weight / 2`` as in Mescheder et al. (2018), added to the discriminator's loss."""
+    discriminator_objective, generator_objective = losses
+    z = torch.randn(real.size(0), generator.latent_dim, device=real.device)
+    fake = generator(z)
+
+    logits_real = discriminator(real)
+    logits_fake = discriminator(fake.detach())
+    penalty = r1_penalty(discriminator, real) if r1_weight > 0 else torch.zeros((), device=real.device)
+    loss_d = discriminator_objective(logits_real, logits_fake) + r1_weight / 2 * penalty
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+
+    with frozen(discriminator):
+        loss_g = generator_objective(discriminator(fake))
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+    opt_g.step()
+
+    return {
+        "loss_d": loss_d.detach(),
+        "loss_g": loss_g.detach(),
+        "logit_real": logits_real.detach().mean(),  # raw scores: a hinge loss's are not probabilities
+        "logit_fake": logits_fake.detach().mean(),
+        "r1": penalty.detach(),
+    }
+
+
+def stabilized_train_step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The engine's step for chapter 08's model: the config's loss pair and R1 weight."""
+    return stabilized_step(
+        run.generator, run.discriminator, run.opt_g, run.opt_d, real,
+        LOSSES[run.config.loss], run.config.r1_weight,
+    )  # fmt: skip

@@ -31,7 +31,7 @@ def exact_kernels():
         setattr(module, name, value)
 
 
-@pytest.mark.parametrize("model", ["mlp", "dcgan", "wgan-gp", "cgan"])
+@pytest.mark.parametrize("model", ["mlp", "dcgan", "wgan-gp", "cgan", "sngan"])
 def test_cuda_graphs_train_like_kernels_launched_one_by_one(model, exact_kernels):
     plain = losses_and_weights(model, "cuda", STEPS, cuda_graphs=False)
     graphed = losses_and_weights(model, "cuda", STEPS, cuda_graphs=True)

@@ -7,7 +7,7 @@ import pytest
 
 from gan_helpers.config import TrainConfig
 from gan_helpers.display import LiveView, figure
-from gan_helpers.kinds import MODEL_KINDS
+from gan_helpers.kinds import KINDS, MODEL_KINDS
 from gan_helpers.panels import Refused, config_panel, summary
 from gan_helpers.plots import plot_run
 from gan_helpers.runs import new_run
@@ -25,6 +25,8 @@ def test_every_shipped_history_plots_with_labelled_axes(kind):
     assert {ax.get_xlabel() for ax in fig.axes[:2]} == {"batch"} and "loss" in labels
     if kind == "wgan-gp":
         assert {"W estimate", "gradient penalty"} <= labels  # the penalty on an axis of its own
+    if KINDS[kind].stabilizers:
+        assert {"logit", "R1 penalty"} <= labels  # chapter 08's model: raw scores, and R1 beside them
 
 
 def test_a_run_plots_title_sits_above_the_panels_titles():
@@ -78,6 +80,18 @@ def test_panel_readouts_and_summary_read_naturally():
     assert f"{penalty.value:{penalty.readout_format}}" == "10"  # not 1.0e+01
     one = summary(panel.result.replace(num_epochs=1))
     assert one.startswith("wgan-gp: 1 epoch, ") and "2 epochs" in summary(panel.result.replace(num_epochs=2))
+
+
+def test_the_stabilizers_panel_switches_each_of_them_and_says_so():
+    panel = config_panel(TrainConfig.for_model("sngan"))
+    controls = {widget.description: widget for widget in panel.kwargs_widgets}
+    assert "generator loss" not in controls  # the loss pair replaces it
+    assert "hinge loss, spectral norm, R1 γ 0.1" in summary(panel.result)
+    controls["loss"].value, controls["spectral norm in D"].value = "least-squares", False
+    controls["R1 weight γ"].value = 0.0
+    edited = panel.result
+    assert (edited.loss, edited.spectral_norm, edited.r1_weight) == ("least-squares", False, 0)
+    assert "least-squares loss, no spectral norm, R1 γ 0" in summary(panel.result)
 
 
 def test_a_run_plot_stays_readable_at_a_notebooks_width_and_counts_whole_epochs():

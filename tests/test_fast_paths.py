@@ -20,25 +20,32 @@ from gan_helpers.training import make_step
 from tests.helpers import assert_close_runs, losses_and_weights
 
 
-@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan"])
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan", "sngan"])
 def test_channels_last_trains_like_the_default_layout(model):
     plain = losses_and_weights(model, channels_last=False)
     assert_close_runs(plain, losses_and_weights(model, channels_last=True), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("model", ["dcgan", "wgan-gp"])
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "sngan"])
 def test_bfloat16_autocast_stays_within_tolerance(model):
     plain = losses_and_weights(model, channels_last=False)
     assert_close_runs(plain, losses_and_weights(model, amp=True), rtol=5e-2, atol=2e-2)
 
 
-@pytest.mark.parametrize("model", ["dcgan", "wgan-gp"])
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "sngan"])
 def test_compiled_networks_train_like_eager_ones(model, monkeypatch):
     monkeypatch.setattr(speed, "COMPILE_BACKEND", "eager")  # graph capture without codegen: fast
     plain = losses_and_weights(model)
     compiled = losses_and_weights(model, compile=True)
     assert compiled[1].keys() == plain[1].keys()  # checkpoints stay loadable either way
     assert_close_runs(plain, compiled, rtol=1e-5, atol=1e-6)
+
+
+def test_a_compiled_spectrally_normalized_discriminator_trains_like_an_eager_one(monkeypatch):
+    monkeypatch.setattr(speed, "COMPILE_BACKEND", "eager")
+    no_penalty = {"r1_weight": 0.0}  # with R1 the discriminator stays eager: this compiles it
+    plain = losses_and_weights("sngan", **no_penalty)
+    assert_close_runs(plain, losses_and_weights("sngan", compile=True, **no_penalty), rtol=1e-5, atol=1e-6)
 
 
 def textbook_gan_step(generator, discriminator, opt_g, opt_d, real):
@@ -100,7 +107,7 @@ def test_generator_runs_nhwc_on_the_cpu_with_the_same_images_and_gradients(model
     assert all(torch.allclose(a, b, atol=1e-6) for a, b in zip(results[0][1], results[1][1], strict=True))
 
 
-@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan"])
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan", "sngan"])
 def test_fast_layers_are_swapped_in_while_training_and_back_after(model):
     run = new_run(TrainConfig.for_model(model, device="cpu"))
     plain = {name: type(layer) for name, layer in run.discriminator.named_modules()}
@@ -110,7 +117,7 @@ def test_fast_layers_are_swapped_in_while_training_and_back_after(model):
         assert list(run.discriminator.state_dict()) == keys  # checkpoints are the same either way
         run.discriminator.eval()
     swapped = {name: kind.__name__ for name, kind in inside.items() if plain[name] is not kind}
-    expected = "PenaltyLeakyReLU" if model == "wgan-gp" else "FastDropout"
+    expected = "PenaltyLeakyReLU" if model in ("wgan-gp", "sngan") else "FastDropout"  # sngan: R1
     assert swapped and set(swapped.values()) == {expected}
     assert {name: type(layer) for name, layer in run.discriminator.named_modules()} == plain
     assert not run.discriminator.training  # the mode set inside is kept

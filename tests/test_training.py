@@ -55,11 +55,11 @@ def assert_same_weights(a: torch.nn.Module, b: torch.nn.Module) -> None:
         assert torch.equal(x, y), name
 
 
-@pytest.mark.parametrize("model", ["mlp", "dcgan", "wgan-gp", "cgan"])
+@pytest.mark.parametrize("model", ["mlp", "dcgan", "wgan-gp", "cgan", "sngan"])
 def test_training_writes_history_samples_and_checkpoint(data_root, model):
     run = fit(new_run(config(data_root, model)))
     assert (run.epoch, run.batch, run.step) == (2, 0, 6)  # 30 images, batch 8, drop_last
-    keys = {"mlp": "d_real", "dcgan": "d_fake", "wgan-gp": "wasserstein", "cgan": "d_real"}
+    keys = {"mlp": "d_real", "dcgan": "d_fake", "wgan-gp": "wasserstein", "cgan": "d_real", "sngan": "r1"}
     assert len(run.history["step"]) == 6 and len(run.history[keys[model]]) == 6
     assert sorted(p.name for p in run.run_dir.iterdir()) == [  # what the command line's runs write too
         ".lock", "best.png", "checkpoint.pt", "epoch_001.png", "epoch_002.png", "history.json", "losses.png",
@@ -74,7 +74,7 @@ def test_same_seed_same_result(data_root):
     assert not torch.equal(third.samples(), first.samples())
 
 
-@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan"])
+@pytest.mark.parametrize("model", ["dcgan", "wgan-gp", "cgan", "sngan"])
 def test_resume_from_epoch_checkpoint_is_exact(data_root, model):
     whole = fit(new_run(config(data_root, model, num_epochs=3, run_name="whole")))
     part = fit(new_run(config(data_root, model, num_epochs=1, run_name="part")))

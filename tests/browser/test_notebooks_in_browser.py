@@ -159,6 +159,22 @@ def test_wgan_gp_live_view_plots_the_estimate_and_a_refused_value_is_one_line(pa
     assert "the panel refused a value: TrainConfig.seed = -1" in refused
 
 
+def test_stabilizers_panel_switches_each_stabilizer_and_the_figures_show(page, jupyter_lab):
+    run_all_cells(page, jupyter_lab, "08_stabilizing_gans.ipynb")
+    panel = page.locator(f"{OUTPUT} .widget-interact").first
+    panel.scroll_into_view_if_needed()
+    labels = {label.strip() for label in panel.locator(".widget-label").all_text_contents()}
+    assert {"loss", "R1 weight γ"} <= labels, labels
+    summary = "hinge loss, spectral norm, R1 γ 0.1"
+    assert summary in panel.inner_text()  # untouched: the settings the cell above shows
+    panel.locator(".widget-checkbox", has_text="spectral norm in D").locator("input").click()
+    page.wait_for_selector(f"{OUTPUT} :text('hinge loss, no spectral norm')", timeout=30_000)
+    assert run_in_new_cell(page, "print(panel.result.spectral_norm)").strip() == "False"
+    screenshot(page, panel, "08_stabilizing_gans-panel")
+    assert rendered_images(page) >= 6  # gradients, live view, curves, samples, singular values, shipped
+    screenshot(page, page.locator(f"{OUTPUT} img").nth(4), "08_stabilizing_gans-singular-values")
+
+
 def test_two_dimensions_animation_steps_and_the_frame_slider_redraws(page, jupyter_lab):
     run_all_cells(page, jupyter_lab, "07_gans_in_two_dimensions.ipynb")
     animations = page.locator(f"{OUTPUT} .animation")
