@@ -1,17 +1,17 @@
 """Chapter 08's table: what each stabilizer does at one fixed budget, over several seeds.
 
-    python benchmarks/stabilizers.py                        # 3 seeds, 5 epochs, every variant below
-    python benchmarks/stabilizers.py --epochs 1 --subset 0.5 --samples 5000   # the CPU budget
+    python benchmarks/stabilizers.py                        # 3 seeds, 5 epochs, the default variants
+    python benchmarks/stabilizers.py --epochs 1 --samples 5000   # the CPU budget (benchmarks/README.md)
     python benchmarks/stabilizers.py --variants plain "+ spectral norm" --seeds 0 1
 
 Every variant trains the DCGAN's networks (chapter 03's generator; its discriminator with no
 dropout, with or without spectral norm) with our engine and the SN-GAN kind's settings, adding
-to the plain GAN only the stabilizers it names, for the same number of epochs; WGAN-GP is its own kind at its own settings
-(chapter 04's critic, five critic steps per generator step). Each run's weight average is scored
-with the FD of ``--samples`` samples against as many training images in both feature spaces
-(the classifier's and the label-free encoder's, ``evaluation.tracked_quality``). The table gives
-each variant's mean over the seeds and the spread (min-max), and says which differences are
-larger than the spread.
+to the plain GAN only the stabilizers it names, for the same number of epochs; WGAN-GP is its
+own kind at its own settings (chapter 04's critic, five critic steps per generator step). Each
+run's weight average is scored with the FD of ``--samples`` samples against as many training
+images in both feature spaces (the classifier's and the label-free encoder's,
+``evaluation.tracked_quality``). The table gives each variant's mean over the seeds and the
+spread (min-max), and says which differences are larger than the spread.
 """
 
 from __future__ import annotations
