@@ -18,9 +18,9 @@ from gan_helpers.models import (
     MLPDiscriminator,
     MLPGenerator,
     ProjectionDiscriminator,
-    SNDiscriminator,
     init_weights,
 )
+from gan_helpers.spectral_norm import SNDiscriminator
 from gan_helpers.steps import (
     Step,
     conditional_train_step,

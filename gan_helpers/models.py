@@ -1,8 +1,8 @@
 """The networks of the course, and drawing images from a trained generator.
 
-MLP GAN (chapter 02), DCGAN (03), WGAN-GP critic (04), conditional GAN (06), the spectrally
-normalized discriminator (08), and the classifier behind the quality metrics (05). Plain
-``torch.nn`` layers (and PyTorch's spectral norm) only: the engine swaps in faster equivalents
+MLP GAN (chapter 02), DCGAN (03), WGAN-GP critic (04), conditional GAN (06), and the classifier
+behind the quality metrics (05); chapter 08's discriminator is in ``gan_helpers.spectral_norm``.
+Plain ``torch.nn`` layers only: the engine swaps in faster equivalents
 while it trains (``gan_helpers.speed``). Every discriminator and critic returns one raw score
 per image (a logit, or the critic's unbounded value); the losses apply the sigmoid themselves,
 which is numerically safer than a Sigmoid layer followed by BCELoss.
@@ -10,14 +10,14 @@ which is numerically safer than a Sigmoid layer followed by BCELoss.
 
 from __future__ import annotations
 
-import math
 import numbers
 from contextlib import contextmanager
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import nn
-from torch.nn.utils import parametrizations, parametrize
+from torch.nn.utils import parametrize
+
+from gan_helpers.spectral_norm import init_normalized
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -133,30 +133,6 @@ class Critic(nn.Module):
         return self.net(images).flatten()
 
 
-class SNDiscriminator(nn.Module):
-    """The DCGAN discriminator with spectral norm on every layer and no dropout (chapter 08).
-
-    Each layer's weight is divided by its largest singular value, so each stretches its input
-    by at most 1 and the whole network's slope is bounded: a discriminator that cannot become
-    arbitrarily sharp. ``spectral_norm=False`` gives the same network without it, for comparison.
-    """
-
-    def __init__(self, width: int = 64, spectral_norm: bool = True) -> None:
-        super().__init__()
-        normed = parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
-        self.net = nn.Sequential(
-            normed(nn.Conv2d(1, width, 4, stride=2, padding=1)),  # 14x14
-            nn.LeakyReLU(0.2),
-            normed(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1)),  # 7x7
-            nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            normed(nn.Linear(2 * width * 7 * 7, 1)),
-        )
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images).flatten()
-
-
 class ConditionalGenerator(DCGANGenerator):
     """The DCGAN generator fed with the noise joined to a learned embedding of the class label."""
 
@@ -222,7 +198,7 @@ def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
 
 def init_weights(module: nn.Module) -> None:
     """DCGAN-paper initialisation: N(0, 0.02) weights, N(1, 0.02) batch-norm scales; layers under
-    spectral norm get PyTorch's own (``init_normalized``)."""
+    spectral norm get PyTorch's own (``spectral_norm.init_normalized``)."""
     if isinstance(module, nn.Embedding):
         nn.init.normal_(module.weight, 0.0, 0.02)
     elif parametrize.is_parametrized(module, "weight"):
@@ -234,28 +210,6 @@ def init_weights(module: nn.Module) -> None:
     elif isinstance(module, (nn.BatchNorm1d, nn.BatchNorm2d)):
         nn.init.normal_(module.weight, 1.0, 0.02)
         nn.init.zeros_(module.bias)
-
-
-def init_normalized(layer: nn.Module, power_steps: int = 15) -> None:
-    """A layer under PyTorch's spectral norm drawn afresh: PyTorch's default initialisation of its
-    weight and bias (what chapter 08's table measured; the normalization divides the scale out of
-    the forward pass, but it still sets how far each of Adam's steps moves the normalized weight),
-    and new singular-vector estimates for that weight, as the parametrization makes them."""
-    original = layer.parametrizations.weight.original
-    nn.init.kaiming_uniform_(original, a=math.sqrt(5))  # torch.nn.Conv2d's and Linear's own default
-    if layer.bias is not None:
-        bound = 1 / math.sqrt(original[0].numel())
-        nn.init.uniform_(layer.bias, -bound, bound)
-    norm = layer.parametrizations.weight[0]
-    matrix = original.detach().flatten(start_dim=1)
-    with torch.no_grad():
-        u = F.normalize(torch.randn_like(norm._u), dim=0, eps=norm.eps)
-        v = F.normalize(torch.randn_like(norm._v), dim=0, eps=norm.eps)
-        for _ in range(power_steps):
-            u = F.normalize(matrix @ v, dim=0, eps=norm.eps)
-            v = F.normalize(matrix.t() @ u, dim=0, eps=norm.eps)
-        norm._u.copy_(u)
-        norm._v.copy_(v)
 
 
 def is_conditional(model: nn.Module) -> bool:
