@@ -1,4 +1,4 @@
-"""Reusing freed CPU memory: far fewer page faults per training step, the same numbers."""
+"""Reusing freed CPU memory: far fewer page faults per training step, the same numbers (to rounding)."""
 
 from __future__ import annotations
 
@@ -44,7 +44,12 @@ def probe(reuse: str) -> dict:
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
 def test_reusing_freed_memory_saves_page_faults_and_changes_no_number():
     plain, reused = probe("off"), probe("on")
-    assert reused["losses"] == plain["losses"]  # exactly: only where memory comes from changed
+    # Only where memory comes from changed. Two processes differ in the last bits even with the same
+    # setting (memory alignment picks the CPU kernels' summation order), and a GAN amplifies that
+    # over steps: the first step agrees to 1e-6, the eleventh to 1e-3 (measured: at most 3e-4).
+    assert reused["losses"][0] == pytest.approx(plain["losses"][0], rel=1e-6)
+    for ours, theirs in zip(reused["losses"], plain["losses"], strict=True):
+        assert ours == pytest.approx(theirs, rel=1e-3)
     assert plain["faults"] > 10_000  # malloc as is: freed blocks go back to the OS, pages fault again
     assert reused["faults"] < plain["faults"] / 5  # 8 runs here: 31,000-67,000 against 300-2,000
 
