@@ -41,6 +41,22 @@ def moves_generator(run) -> Hashable:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How the two players stand, beside the losses: the series, how a plot labels them, and
+    the penalty's series with its axis label (drawn apart: it is far smaller than the rest)."""
+
+    series: tuple[str, ...]
+    title: str
+    ylabel: str
+    penalty: tuple[str, str] | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every series it records, the penalty last."""
+        return self.series + (self.penalty[:1] if self.penalty else ())
+
+
+@dataclass(frozen=True)
 class ModelKind:
     """What differs between model kinds. Everything else is shared."""
 
@@ -60,16 +76,19 @@ class ModelKind:
     phase: Callable = every_step  # which recorded CUDA graph the next step replays
 
     @property
-    def progress(self) -> tuple[str, ...]:
+    def progress(self) -> Progress:
         """The series beside the losses that show how the two players stand."""
         if self.critic:
-            return ("wasserstein", "gp")
-        return ("logit_real", "logit_fake", "r1") if self.stabilizers else ("d_real", "d_fake")
+            penalty = ("gp", "gradient penalty")
+            return Progress(("wasserstein",), "critic: Wasserstein estimate", "W estimate", penalty)
+        if self.stabilizers:
+            return Progress(("logit_real", "logit_fake"), "D's mean logits", "logit", ("r1", "R1 penalty"))
+        return Progress(("d_real", "d_fake"), "D(x) and D(G(z))", "probability")
 
     @property
     def metrics(self) -> tuple[str, ...]:
         """The history's series, in order (a learner's step may add more)."""
-        return ("loss_d", "loss_g", *self.progress)
+        return ("loss_d", "loss_g", *self.progress.names)
 
 
 # Learning rates and Adam betas of the DCGAN paper and of Gulrajani et al. (2017); the DCGAN's

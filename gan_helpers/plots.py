@@ -74,16 +74,14 @@ def plot_quality(history: Mapping[str, Sequence[float]], ax=None):
 
 
 def plot_progress(history: Mapping[str, Sequence[float]], model: str, ax=None):
-    """D(x) and D(G(z)); for a critic (WGAN-GP) the Wasserstein estimate, for chapter 08's model
-    D's mean logits on real and fake images, each with its penalty on an axis of its own."""
-    kind = get_kind(model)
-    if kind.critic:
-        ax = plot_history(history, ["wasserstein"], ax, "critic: Wasserstein estimate", "W estimate")
-        return with_penalty(ax, history, "gp", "gradient penalty")
-    if kind.stabilizers:
-        ax = plot_history(history, ["logit_real", "logit_fake"], ax, "D's mean logits", "logit")
-        return with_penalty(ax, history, "r1", "R1 penalty") if any(history.get("r1", ())) else ax
-    return plot_history(history, ["d_real", "d_fake"], ax, "D(x) and D(G(z))", "probability")
+    """How the two players stand, as the model's kind lists it (``ModelKind.progress``): D(x)
+    and D(G(z)), the critic's Wasserstein estimate, or chapter 08's mean logits; a penalty, where
+    one was applied, on an axis of its own."""
+    progress = get_kind(model).progress
+    ax = plot_history(history, progress.series, ax, progress.title, progress.ylabel)
+    if progress.penalty and any(history.get(progress.penalty[0], ())):
+        with_penalty(ax, history, *progress.penalty)
+    return ax
 
 
 def with_penalty(ax: Axes, history: Mapping[str, Sequence[float]], name: str, label: str) -> Axes:

@@ -9,7 +9,7 @@ from gan_helpers.config import TrainConfig
 from gan_helpers.display import LiveView, figure
 from gan_helpers.kinds import KINDS, MODEL_KINDS
 from gan_helpers.panels import Refused, config_panel, summary
-from gan_helpers.plots import plot_run
+from gan_helpers.plots import plot_progress, plot_run
 from gan_helpers.runs import new_run
 from gan_helpers.training import train
 from gan_helpers.weights import load_history
@@ -27,6 +27,22 @@ def test_every_shipped_history_plots_with_labelled_axes(kind):
         assert {"W estimate", "gradient penalty"} <= labels  # the penalty on an axis of its own
     if KINDS[kind].stabilizers:
         assert {"logit", "R1 penalty"} <= labels  # chapter 08's model: raw scores, and R1 beside them
+
+
+@pytest.mark.parametrize("kind", MODEL_KINDS)
+def test_the_progress_panel_draws_the_series_its_kind_lists(kind):
+    history = load_history(kind)
+    progress = KINDS[kind].progress
+    ax = plot_progress(history, kind)
+    assert [line.get_label() for line in ax.lines] == list(progress.series)
+    twins = [other for other in ax.figure.axes if other is not ax]
+    if progress.penalty:
+        assert [line.get_label() for twin in twins for line in twin.lines] == [progress.penalty[0]]
+        history = {**history, progress.penalty[0]: [0.0] * len(history[progress.penalty[0]])}
+        ax = plot_progress(history, kind)  # a run with its penalty switched off: no empty axis
+        assert len(ax.figure.axes) == 1
+    else:
+        assert not twins
 
 
 def test_a_run_plots_title_sits_above_the_panels_titles():
