@@ -79,9 +79,23 @@ def type_into(page, readout, text: str) -> None:
     page.keyboard.press("Enter")
 
 
+# On screen and painted: inside the viewport, an image decoded, and two frames drawn since.
+# JupyterLab draws only the cells near the screen, so right after a scroll the page can be blank.
+PAINTED = """async e => {
+  const box = e.getBoundingClientRect();
+  const onScreen = box.height > 0 && box.top < innerHeight && box.bottom > 0;
+  const decoded = e.tagName !== 'IMG' || (e.complete && e.naturalWidth > 0);
+  if (!onScreen || !decoded) return false;
+  await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return true;
+}"""
+
+
 def screenshot(page, element, name: str) -> None:
+    """Save the page with ``element`` on screen: what a learner sees there."""
     SCREENSHOTS.mkdir(exist_ok=True)
     element.scroll_into_view_if_needed()
+    page.wait_for_function(PAINTED, arg=element.element_handle(), timeout=30_000)
     page.screenshot(path=SCREENSHOTS / f"{name}.png")
 
 
