@@ -97,8 +97,8 @@ def test_each_chapter_runs_alone_on_colabs_stack(colab_python, notebook, tmp_pat
     environment = {**os.environ, "FASHION_GAN_SMALL_RUN": "1"}
     done = run_alone(colab_python, alone, environment)
     if done.returncode != 0 and "CellTimeoutError" in done.stderr:
-        # nbclient on ipykernel 5.5 can miss a kernel's reply and wait for it (seen once, with the
-        # kernel idle): a second, fresh kernel tells a lost message from a cell that hangs.
+        # The runner's sliced waits catch a reply nbclient missed (run_notebook.in_slices); should
+        # a wait still run out, a second, fresh kernel tells a lost message from a cell that hangs.
         done = run_alone(colab_python, alone, environment)
     assert done.returncode == 0, done.stderr[-3000:]
     problems = json.loads(done.stdout.strip().splitlines()[-1])
