@@ -12,6 +12,7 @@ from queue import Empty
 
 import nbclient
 import nbformat
+from jupyter_core.utils import run_sync
 
 SLICE_S = 1.0  # how long one wait on a channel lasts before the socket is polled afresh
 
@@ -45,6 +46,8 @@ class SlicedWaitClient(nbclient.NotebookClient):
         for channel in (client.shell_channel, client.iopub_channel):
             channel.get_msg = in_slices(channel.get_msg)
         return client
+
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)  # the base binds its own
 
 
 def problems_of(notebook: nbformat.NotebookNode) -> list[str]:
