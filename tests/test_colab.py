@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+from queue import Empty
 
 import nbformat
 import pytest
@@ -117,9 +119,6 @@ class MissedWakeUp:
         self.message, self.timeouts = message, []
 
     async def get_msg(self, timeout: float | None = None) -> dict:
-        import asyncio
-        from queue import Empty
-
         self.timeouts.append(timeout)
         if len(self.timeouts) == 1 or self.message is None:
             await asyncio.sleep(timeout)
@@ -128,9 +127,6 @@ class MissedWakeUp:
 
 
 def test_the_colab_runner_waits_in_slices_so_a_missed_message_costs_one_slice(monkeypatch):
-    import asyncio
-    from queue import Empty
-
     from tests.colab import run_notebook
 
     monkeypatch.setattr(run_notebook, "SLICE_S", 0.01)

@@ -28,9 +28,9 @@ def in_slices(get_msg: Callable[..., Awaitable[dict]]) -> Callable[..., Awaitabl
     async def get(timeout: float | None = None) -> dict:
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
-            left = SLICE_S if deadline is None else max(0.0, deadline - time.monotonic())
+            wait = SLICE_S if deadline is None else min(SLICE_S, max(0.0, deadline - time.monotonic()))
             try:
-                return await get_msg(timeout=min(SLICE_S, left))
+                return await get_msg(timeout=wait)
             except Empty:
                 if deadline is not None and time.monotonic() >= deadline:
                     raise
@@ -66,7 +66,7 @@ def main(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     SlicedWaitClient(
         notebook,
-        timeout=300,  # the longest small-run cell took 127 s on 2 busy cores: this is a hang
+        timeout=300,  # small-run cells take seconds to two minutes on a busy CPU: five is a hang
         kernel_name="python3",
         allow_errors=True,
         resources={"metadata": {"path": str(path.parent)}},
