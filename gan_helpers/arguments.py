@@ -9,8 +9,10 @@ from gan_helpers.data import DATASETS
 from gan_helpers.kinds import MODEL_KINDS
 from gan_helpers.losses import LOSSES
 
-USAGE = """\
-python -m gan_helpers train {mlp,dcgan,wgan-gp,cgan,sngan} [--dataset D --epochs N --lr LR ...]
+SHIPPED = ", ".join(MODEL_KINDS)  # every kind ships trained weights under its own name
+
+USAGE = f"""\
+python -m gan_helpers train {{{",".join(MODEL_KINDS)}}} [--dataset D --epochs N --lr LR ...]
 python -m gan_helpers export CHECKPOINT OUTPUT [--best --overwrite]
 python -m gan_helpers sample GENERATOR --count N --seed S --out FILE.png|FILE.pt|FOLDER [--class C]
 python -m gan_helpers invert IMAGE --model GENERATOR --out FILE.png
@@ -21,6 +23,19 @@ python -m gan_helpers train-encoder [--method contrastive|autoencoder --epochs N
 Bad input is one ``error:`` line and exit status 2; a full disk, or a diverged run, status 1;
 Ctrl-C, status 130.
 """
+
+
+FIELD_OF_OPTION = {"epochs": "num_epochs"}  # the one option whose config field has another name
+
+
+def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """Each config field a command's options set, and the flag that sets it (``num_epochs`` ->
+    ``--epochs``), so a refusal can name what the user typed."""
+    return {
+        FIELD_OF_OPTION.get(action.dest, action.dest): action.option_strings[0]
+        for action in parser._actions  # argparse keeps no public list of a parser's options
+        if action.option_strings and action.dest != "help"
+    }
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "evaluate", help="quality metrics of generators, with a real-data row for comparison"
     )
     evaluate.add_argument(
-        "paths", nargs="+", metavar="PATH", help="generator files (checkpoint or export) or mlp/dcgan/wgan-gp"
+        "paths", nargs="+", metavar="PATH",
+        help=f"generator files (checkpoint or export) or shipped generators: {SHIPPED}",
     )
     evaluate.add_argument("--samples", type=int, default=10_000, help="samples per row (default 10000)")
     evaluate.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
@@ -123,7 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample = commands.add_parser(
         "sample", help="draw images from a generator: a PNG grid, a folder of PNGs, or a tensor file"
     )
-    sample.add_argument("generator", help="mlp, dcgan, wgan-gp, cgan (shipped) or a checkpoint/export file")
+    sample.add_argument("generator", help=f"a shipped generator ({SHIPPED}) or a checkpoint/export file")
     sample.add_argument("--count", type=int, default=100, help="how many images (default 100)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed: the same seed, the same images")
     sample.add_argument(
@@ -138,7 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     invert.add_argument("image", help="any image file PIL reads (PNG, JPEG, ...)")
     invert.add_argument(
-        "--model", default="dcgan", help="a shipped generator's name or a checkpoint/export file"
+        "--model", default="dcgan", help=f"a shipped generator ({SHIPPED}) or a checkpoint/export file"
     )
     invert.add_argument(
         "--out", required=True, help="FILE.png (or .jpg, ...); the latent vector goes to FILE.pt"
@@ -147,4 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
     invert.add_argument("--starts", type=int, default=4, help="random starting points (default 4)")
     invert.add_argument("--seed", type=int, default=0, help="seed of the starting points (default 0)")
     invert.add_argument("--overwrite", action="store_true", help="replace --out and its .pt if they exist")
+    for command in commands.choices.values():  # what a refusal calls each setting (cli.worded)
+        command.set_defaults(flags=flags_of(command))
     return parser

@@ -4,15 +4,16 @@ and their options: ``gan_helpers.arguments``)."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
-import re
 import sys
 from pathlib import Path
 
 import matplotlib
 import torch
 
-from gan_helpers.arguments import build_parser
+from gan_helpers.arguments import FIELD_OF_OPTION, build_parser
+from gan_helpers.checks import RefusalError, SettingError, check_seed, integer, number
 from gan_helpers.config import ClassifierConfig, TrainConfig
 from gan_helpers.data import load_fashion_mnist
 from gan_helpers.encoder import EncoderConfig, encoder_state, train_encoder
@@ -20,7 +21,7 @@ from gan_helpers.evaluation import evaluation_report, train_classifier
 from gan_helpers.files import DiskFullError, atomic_save
 from gan_helpers.images import image_formats, on_dark_background, read_image, save_grid
 from gan_helpers.latent import invert
-from gan_helpers.models import check_seed, generate, is_conditional
+from gan_helpers.models import generate, is_conditional
 from gan_helpers.runs import load_run, new_run, pick_device
 from gan_helpers.training import TrainingDivergedError, train
 from gan_helpers.weights import (
@@ -32,40 +33,32 @@ from gan_helpers.weights import (
     source_path,
 )
 
-# The train command's options that set a config field: argparse's name -> TrainConfig's.
-OPTION_FIELDS = {
-    "epochs": "num_epochs", "batch_size": "batch_size", "lr_g": "lr_g", "lr_d": "lr_d",
-    "betas": "betas", "latent_dim": "latent_dim", "n_critic": "n_critic",
-    "gp_weight": "gp_weight", "loss": "loss", "spectral_norm": "spectral_norm", "r1_weight": "r1_weight",
-    "dropout": "dropout", "seed": "seed", "device": "device",
-    "subset": "subset", "data_root": "data_root", "output_dir": "output_dir", "run_name": "run_name",
-    "log_every": "log_every", "dataset": "dataset", "amp": "amp", "compile": "compile",
-    "channels_last": "channels_last", "cuda_graphs": "cuda_graphs", "ema_decay": "ema_decay",
-    "quality_every": "quality_every", "quality_samples": "quality_samples",
-}  # fmt: skip
-FLAGS = {field: "--" + option.replace("_", "-") for option, field in OPTION_FIELDS.items()}
-FLAGS["cuda_graphs"] = "--no-cuda-graphs"
+OPTION_OF_FIELD = {field: option for option, field in FIELD_OF_OPTION.items()}
 
 
 def config_from_args(args: argparse.Namespace) -> dict:
     """The config fields the user set on the command line (``--lr`` fills the rates not given)."""
-    values = {field: getattr(args, option) for option, field in OPTION_FIELDS.items()}
-    if args.lr is not None and not 0 < args.lr <= 1:
-        raise ValueError(f"--lr {args.lr}: must be a number in (0.0, 1.0]")
+    fields = {field.name for field in dataclasses.fields(TrainConfig)}
+    given = [field for field in args.flags if field in fields]
+    values = {field: getattr(args, OPTION_OF_FIELD.get(field, field)) for field in given}
+    if args.lr is not None:
+        number("lr", args.lr, 0.0, 1.0)
     for field in ("lr_g", "lr_d"):
         if values[field] is None:  # `is None`, not `or`: a zero must reach the check and be refused
             values[field] = args.lr
     return {field: value for field, value in values.items() if value is not None}
 
 
-def in_flags(message: str) -> str:
-    """A config error in the command line's words: ``--epochs 0: ...`` for ``TrainConfig.num_epochs = 0``."""
-    match = re.match(r"TrainConfig\.(\w+) = (.*?): (.*)", message, re.DOTALL)
-    if match is None or match.group(1) not in FLAGS:
-        return message
-    field, value, rest = match.groups()
-    value = " ".join(value.strip("()").replace(",", " ").split()) if field == "betas" else value.strip("'")
-    return f"{FLAGS[field]} {value}: {rest}"
+def worded(error: ValueError, flags: dict[str, str]) -> str:
+    """An error in the command line's words: the flag the user typed (``--epochs 0: ...`` for
+    ``TrainConfig.num_epochs = 0``) and the fix as a command takes it."""
+    if isinstance(error, RefusalError):
+        return error.command_line
+    if isinstance(error, SettingError) and error.field in flags:
+        value = error.value
+        shown = " ".join(map(str, value)) if isinstance(value, (tuple, list)) else str(value)
+        return f"{flags[error.field]} {shown}: {error.rule}"
+    return str(error)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -106,21 +99,13 @@ def run_train(args: argparse.Namespace) -> int:
 def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, inception: bool = False) -> str:
     """The ``evaluate`` command: a table for generator files (or shipped names) and real data."""
     if not 20 <= samples <= 60_000:
-        raise ValueError(f"--samples {samples}: must be from 20 to 60000 (the training images compared with)")
-    check_flag_seed(seed)
+        raise SettingError("samples", samples, "must be from 20 to 60000 (the training images compared with)")
+    check_seed(seed)
     generators = {}
-    for number, path in enumerate(paths, start=1):  # every file checked before any work
-        label = path if path not in generators else f"{path} (#{number})"  # as typed; a repeat keeps its row
+    for position, path in enumerate(paths, start=1):  # every file checked before any work
+        label = path if path not in generators else f"{path} (#{position})"  # a repeat keeps its row
         generators[label] = load_any(path)
     return evaluation_report(generators, samples, seed, inception)
-
-
-def check_flag_seed(seed: int) -> None:
-    """``--seed`` in the words of the command line."""
-    try:
-        check_seed(seed)
-    except ValueError as error:
-        raise ValueError(f"--seed {seed}: {str(error).split(': ', 1)[1]}") from None
 
 
 def check_sample_output(out: Path, source: Path, overwrite: bool) -> None:
@@ -141,9 +126,8 @@ def check_sample_output(out: Path, source: Path, overwrite: bool) -> None:
 
 def run_sample(args: argparse.Namespace) -> str:
     """The ``sample`` command: checks every argument, then draws and writes the images."""
-    if not 1 <= args.count <= 100_000:
-        raise ValueError(f"--count {args.count}: must be from 1 to 100000")
-    check_flag_seed(args.seed)
+    integer("count", args.count, 1, 100_000)
+    check_seed(args.seed)
     out = Path(args.out)
     check_sample_output(out, source_path(args.generator), args.overwrite)
     generator = load_any(args.generator)
@@ -172,10 +156,9 @@ def run_sample(args: argparse.Namespace) -> str:
 
 def run_invert(args: argparse.Namespace) -> str:
     """The ``invert`` command: checks every argument, inverts the image, writes FILE.png and FILE.pt."""
-    for flag, value, high in (("--steps", args.steps, 10_000), ("--starts", args.starts, 64)):
-        if not 1 <= value <= high:
-            raise ValueError(f"{flag} {value}: must be from 1 to {high}")
-    check_flag_seed(args.seed)
+    integer("steps", args.steps, 1, 10_000)
+    integer("starts", args.starts, 1, 64)
+    check_seed(args.seed)
     out = Path(args.out)
     if out.suffix.lower() not in image_formats():
         raise ValueError(
@@ -257,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (ValueError, OSError) as error:  # bad input, a missing or unwritable file: one line
-        print(f"error: {in_flags(str(error))}", file=sys.stderr)
+        print(f"error: {worded(error, getattr(args, 'flags', {}))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("error: interrupted (Ctrl-C)", file=sys.stderr)

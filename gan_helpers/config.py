@@ -10,10 +10,10 @@ from pathlib import Path
 
 import torch
 
-from gan_helpers.data import DATA_DIR, DATASETS, get_spec, project_dir
+from gan_helpers.checks import SEED_RANGE, SettingError, flag, integer, number, one_of, text
+from gan_helpers.data import DATA_DIR, DATASETS, check_data_root, get_spec, project_dir
 from gan_helpers.kinds import KINDS, MODEL_KINDS, get_kind
-from gan_helpers.losses import GENERATOR_LOSSES, LOSSES
-from gan_helpers.models import SEED_RANGE
+from gan_helpers.losses import GENERATOR_LOSSES, LOSSES, NON_SATURATING
 
 SAMPLES_DIR = project_dir() / "generated_samples"
 
@@ -36,11 +36,11 @@ class TrainConfig:
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
     latent_dim: int = 100
-    generator_loss: str = "non-saturating"  # GANs: -log D(G(z)), or "saturating": log(1 - D(G(z)))
+    generator_loss: str = NON_SATURATING  # GANs: -log D(G(z)), or "saturating": log(1 - D(G(z)))
     dropout: float = 0.3  # DCGAN and conditional discriminators: share of activations dropped
     n_critic: int = 5  # WGAN-GP: critic updates per generator update
     gp_weight: float = 10.0  # WGAN-GP: lambda, the weight of the gradient penalty
-    loss: str = "non-saturating"  # SN-GAN: the loss pair of both players (see losses.LOSSES)
+    loss: str = NON_SATURATING  # SN-GAN: the loss pair of both players (see losses.LOSSES)
     spectral_norm: bool = False  # SN-GAN: spectral norm on every discriminator layer
     r1_weight: float = 0.0  # SN-GAN: gamma, the R1 penalty's weight (gamma / 2 * E||grad D(x)||^2)
     seed: int = 0
@@ -76,75 +76,59 @@ class TrainConfig:
         object.__setattr__(self, name, value)
 
     def __post_init__(self) -> None:
-        self.betas = tuple(self.betas) if _is_sequence(self.betas) else self.betas
-        for name, _, _ in _INT_RANGES:  # numpy and torch integers are integers too
-            value = getattr(self, name)
-            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-                setattr(self, name, int(value))
-        for name, _, _ in _FLOAT_RANGES + _CLOSED_RANGES:
-            value = getattr(self, name)
-            if isinstance(value, numbers.Real) and not isinstance(value, bool):
-                setattr(self, name, float(value))
+        self.betas = tuple(self.betas) if isinstance(self.betas, (tuple, list)) else self.betas
         self._validate()
         object.__setattr__(self, "_checked", True)
 
     def _validate(self) -> None:
-        _choice("model", self.model, MODEL_KINDS)
-        _choice("dataset", self.dataset, tuple(DATASETS))
-        _choice("device", self.device, DEVICES, prefix_ok=True)
-        _device_name(self.device)
+        """Check every field; integers and numbers are kept as ``int`` and ``float``."""
+        one_of("TrainConfig.model", self.model, MODEL_KINDS)
+        one_of("TrainConfig.dataset", self.dataset, DATASETS)
+        check_device("TrainConfig.device", self.device)
         for name, low, high in _INT_RANGES:
-            _int_range(name, getattr(self, name), low, high)
-        for name, low, high in _FLOAT_RANGES:
-            _float_range(name, getattr(self, name), low, high)
-        for name, low, high in _CLOSED_RANGES:
-            _float_range(name, getattr(self, name), low, high, closed=True)
-        _choice("generator_loss", self.generator_loss, tuple(GENERATOR_LOSSES))
-        _choice("loss", self.loss, tuple(LOSSES))
+            object.__setattr__(self, name, integer(f"TrainConfig.{name}", getattr(self, name), low, high))
+        for name, low, high, low_in, high_in in _NUMBER_RANGES:
+            value = getattr(self, name)
+            value = number(f"TrainConfig.{name}", value, low, high, low_in=low_in, high_in=high_in)
+            object.__setattr__(self, name, value)
+        one_of("TrainConfig.generator_loss", self.generator_loss, GENERATOR_LOSSES)
+        one_of("TrainConfig.loss", self.loss, LOSSES)
         self._check_stabilizers()
-        ok = isinstance(self.ema_decay, numbers.Real) and not isinstance(self.ema_decay, bool)
-        if not ok or not 0.0 <= self.ema_decay < 1.0:
-            raise ValueError(f"TrainConfig.ema_decay = {self.ema_decay!r}: must be a number in [0, 1)")
         for name in ("spectral_norm", "channels_last", "amp", "compile", "cuda_graphs", "reuse_cpu_memory"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be True or False")
-        betas_ok = _is_sequence(self.betas) and len(self.betas) == 2
+            flag(f"TrainConfig.{name}", getattr(self, name))
+        betas_ok = isinstance(self.betas, tuple) and len(self.betas) == 2
         if not betas_ok or not all(isinstance(b, numbers.Real) and 0.0 <= b < 1.0 for b in self.betas):
-            raise ValueError(f"TrainConfig.betas = {self.betas!r}: need two numbers in [0, 1)")
+            raise SettingError("TrainConfig.betas", self.betas, "need two numbers in [0, 1)")
         for name in ("data_root", "output_dir", "run_name"):
-            if not isinstance(getattr(self, name), str):
-                raise ValueError(f"TrainConfig.{name} = {getattr(self, name)!r}: must be a string (a path)")
-        if Path(self.data_root).is_file():
-            raise ValueError(
-                f"TrainConfig.data_root = {self.data_root!r}: is a file; give the folder that holds (or "
-                "will hold) FashionMNIST/raw/"
-            )
+            text(f"TrainConfig.{name}", getattr(self, name), "a string (a path)")
+        check_data_root("TrainConfig.data_root", self.data_root, self.dataset)
         if self.run_name and (Path(self.run_name).name != self.run_name or self.run_name in (".", "..")):
-            raise ValueError(
-                f"TrainConfig.run_name = {self.run_name!r}: must be a folder name, not a path; "
-                "put the parent folder in output_dir (--output-dir)"
-            )
+            raise SettingError(
+                "TrainConfig.run_name", self.run_name,
+                "must be a folder name, not a path; put the parent folder in output_dir (--output-dir)",
+            )  # fmt: skip
 
     def _check_stabilizers(self) -> None:
         """Chapter 08's settings belong to the kinds that read them: elsewhere they would be ignored."""
         stabilizers = get_kind(self.model).stabilizers
-        if stabilizers and self.generator_loss != "non-saturating":
-            raise ValueError(
-                f"TrainConfig.generator_loss = {self.generator_loss!r}: {self.model} chooses both players' "
-                f"losses with loss (one of {', '.join(LOSSES)}); leave generator_loss at 'non-saturating'"
-            )
+        if stabilizers and self.generator_loss != NON_SATURATING:
+            raise SettingError(
+                "TrainConfig.generator_loss", self.generator_loss,
+                f"{self.model} chooses both players' losses with loss (one of {', '.join(LOSSES)}); "
+                f"leave generator_loss at {NON_SATURATING!r}",
+            )  # fmt: skip
         changed = [
-            f"{name} = {getattr(self, name)!r}"
-            for name, off in (("loss", "non-saturating"), ("spectral_norm", False), ("r1_weight", 0.0))
+            (name, getattr(self, name))
+            for name, off in (("loss", NON_SATURATING), ("spectral_norm", False), ("r1_weight", 0.0))
             if getattr(self, name) != off
         ]
         if changed and not stabilizers:
             having = [kind for kind in KINDS.values() if kind.stabilizers]
-            raise ValueError(
-                f"TrainConfig.{changed[0]}: only the {', '.join(k.name for k in having)} model "
-                f"(chapter {having[0].chapter[:2]}) has this setting; use model={having[0].name!r} "
-                "or leave it at its default"
-            )
+            raise SettingError(
+                f"TrainConfig.{changed[0][0]}", changed[0][1],
+                f"only the {', '.join(k.name for k in having)} model (chapter {having[0].chapter[:2]}) has "
+                f"this setting; use model={having[0].name!r} or leave it at its default",
+            )  # fmt: skip
 
     @property
     def name(self) -> str:
@@ -197,41 +181,27 @@ _INT_RANGES = [
     ("quality_every", 0, 10_000),
     ("quality_samples", 2, 60_000),
 ]
-_FLOAT_RANGES = [("lr_g", 0.0, 1.0), ("lr_d", 0.0, 1.0), ("subset", 0.0, 1.0)]  # (low, high]
-_CLOSED_RANGES = [("gp_weight", 0.0, 1e4), ("r1_weight", 0.0, 1e4), ("dropout", 0.0, 0.95)]  # [low, high]
+_NUMBER_RANGES = [  # name, low, high, whether low and high belong to the range
+    ("lr_g", 0.0, 1.0, False, True),
+    ("lr_d", 0.0, 1.0, False, True),
+    ("subset", 0.0, 1.0, False, True),
+    ("gp_weight", 0.0, 1e4, True, True),
+    ("r1_weight", 0.0, 1e4, True, True),
+    ("dropout", 0.0, 0.95, True, True),
+    ("ema_decay", 0, 1, True, False),
+]
 
 
-def _is_sequence(value) -> bool:
-    return isinstance(value, (tuple, list))
-
-
-def _int_range(name: str, value, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"TrainConfig.{name} = {value!r}: must be an integer from {low} to {high}")
-
-
-def _float_range(name: str, value, low: float, high: float, closed: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if not ok or not (low <= value if closed else low < value) or not value <= high:
-        interval = f"[{low}, {high}]" if closed else f"({low}, {high}]"
-        raise ValueError(f"TrainConfig.{name} = {value!r}: must be a number in {interval}")
-
-
-def _choice(name: str, value, allowed: tuple[str, ...], prefix_ok: bool = False) -> None:
-    base = value.split(":")[0] if prefix_ok and isinstance(value, str) else value
-    if base not in allowed:
-        raise ValueError(f"TrainConfig.{name} = {value!r}: must be one of {', '.join(allowed)}")
-
-
-def _device_name(name: str) -> None:
-    """Refuse a device string torch cannot parse ("cuda:abc") when it is set, not at training."""
+def check_device(setting: str, name) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, refused when set rather than at training."""
+    one_of(setting, name.split(":")[0] if isinstance(name, str) else name, DEVICES)
     if name != "auto":
         try:
             torch.device(name)
         except RuntimeError:
-            raise ValueError(
-                f"TrainConfig.device = {name!r}: not a device name; use auto, cpu, cuda, cuda:N or mps"
-            ) from None
+            rule = "not a device name; use auto, cpu, cuda, cuda:N or mps"
+            raise SettingError(setting, name, rule) from None
+    return name
 
 
 @dataclass
@@ -245,9 +215,8 @@ class ClassifierConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        for name, low in (("num_epochs", 1), ("batch_size", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"ClassifierConfig.{name} = {value!r}: must be an integer >= {low}")
-        if not 0 < self.lr <= 1:
-            raise ValueError(f"ClassifierConfig.lr = {self.lr!r}: must be a number in (0, 1]")
+        self.num_epochs = integer("ClassifierConfig.num_epochs", self.num_epochs, 1)
+        self.batch_size = integer("ClassifierConfig.batch_size", self.batch_size, 1)
+        self.seed = integer("ClassifierConfig.seed", self.seed, 0)
+        self.lr = number("ClassifierConfig.lr", self.lr, 0, 1)
+        check_device("ClassifierConfig.device", self.device)

@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from gan_helpers.checks import SettingError
+
 
 def project_dir() -> Path:
     """The repository root for a checkout (so notebooks/ and the CLI share data/), else the cwd."""
@@ -172,10 +174,41 @@ def load_dataset(
     system_dir = spec.system_dir if system_dir == "auto" else system_dir
     source = raw_dir
     if not all(_find(raw_dir, stem) for stem in stems):
+        check_data_root("root", root, spec.name)  # before anything is copied or downloaded into it
         source = _fetch(spec, raw_dir, system_dir, download, train)
     images = read_idx(_find(source, stems[0]))
     labels_path = _find(source, stems[1])
     return _check(spec, images, read_idx(labels_path), labels_path, train)
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+
+
+def check_data_root(setting: str, root: str | Path, dataset: str) -> None:
+    """Refuse a data root that the dataset would be copied or downloaded into while it holds
+    other things (a folder of one's own pictures, say): only a new or empty folder, or one that
+    holds datasets in torchvision's layout, is written into. Reads nothing when the files are there."""
+    root, spec = Path(root), get_spec(dataset)
+    if root.is_file():
+        rule = f"is a file; give the folder that holds (or will hold) {spec.folder}/raw/"
+        raise SettingError(setting, str(root), rule)
+    if not root.is_dir() or all(_find(root / spec.folder / "raw", stem) for stem in spec.file_stems[True]):
+        return
+    ours = {known.folder for known in DATASETS.values()}
+    foreign = sorted(entry.name for entry in root.iterdir() if entry.name not in ours)
+    foreign = [name for name in foreign if not name.startswith(".")]  # .gitkeep, .DS_Store
+    if not foreign:
+        return
+    images = [name for name in foreign if Path(name).suffix.lower() in IMAGE_SUFFIXES]
+    shown = images or foreign
+    what = f"{len(images)} image files" if images else f"{len(foreign)} files or folders of its own"
+    listing = ", ".join(shown[:3]) + (", ..." if len(shown) > 3 else "")
+    raise SettingError(
+        setting, str(root),
+        f"holds {what} ({listing}) and no {spec.title}; a dataset is copied or downloaded only into a "
+        f"new or empty folder, or one that holds datasets ({spec.folder}/raw/), so nothing of yours is "
+        "mixed with it. Give such a folder (the default is the project's data/)",
+    )  # fmt: skip
 
 
 def _find(raw_dir: Path, stem: str) -> Path | None:

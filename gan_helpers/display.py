@@ -1,12 +1,18 @@
-"""What a notebook shows inline: grids of images, one row per class, and the live view of a
-training run (its samples and curves, redrawn in place)."""
+"""What a notebook shows inline: grids of images, one row per class, the live view of a
+training run (its samples and curves, redrawn in place), and controls whose output is shown
+without capturing the kernel's messages (``Interactive``)."""
 
 from __future__ import annotations
 
+import base64
+import traceback
 from collections.abc import Sequence
 
+import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
+from IPython.utils.capture import capture_output
+from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
 
 from gan_helpers.data import ImageData
 from gan_helpers.images import to_grid
@@ -105,3 +111,48 @@ def figure(run):
             plot_history(run.history, ["loss_d", "loss_g"], ax=right, title="losses", ylabel="loss")
     fig.tight_layout()
     return fig
+
+
+# --- Controls that show their output.
+
+
+class Interactive(widgets.interactive):
+    """``ipywidgets.interactive``, except that what the function prints and draws is placed in the
+    output area's state instead of being captured from the kernel's messages.
+
+    Captured output makes a headless runner (nbclient, so ``jupyter nbconvert --execute`` and
+    papermill) play the front end: it sends each captured output back to the kernel on the shell
+    channel while it waits there for the cell's reply, and now and then misses that reply and
+    waits forever (README, *Troubleshooting*). State set by the kernel needs no answer, and
+    JupyterLab, Colab and VS Code draw it the same.
+    """
+
+    def update(self, *args) -> None:
+        """Call the function with the controls' values and show what it printed and drew."""
+        self.kwargs = {widget._kwarg: widget.get_interact_value() for widget in self.kwargs_widgets}
+        with capture_output() as captured:
+            try:
+                self.result = self.f(**self.kwargs)
+                show_inline_matplotlib_plots()  # figures drawn but not shown
+            except Exception:  # shown under the controls, as ipywidgets does
+                print(traceback.format_exc(), end="")
+        self.out.outputs = tuple(shown_outputs(captured))
+
+
+def shown_outputs(captured) -> list[dict]:
+    """What a ``capture_output`` block printed and displayed, as the outputs of a notebook cell."""
+    outputs = [
+        {"output_type": "stream", "name": name, "text": text}
+        for name, text in (("stdout", captured.stdout), ("stderr", captured.stderr))
+        if text
+    ]
+    for output in captured.outputs:  # binary data (a PNG) travels as base64 text, as in a notebook
+        data = {mime: base64.b64encode(value).decode("ascii") if isinstance(value, bytes) else value
+                for mime, value in output.data.items()}  # fmt: skip
+        outputs.append({"output_type": "display_data", "data": data, "metadata": output.metadata or {}})
+    return outputs
+
+
+def shown_text(panel: widgets.interactive) -> str:
+    """The text a panel shows under its controls (what its function printed)."""
+    return "".join(output.get("text", "") for output in panel.out.outputs)

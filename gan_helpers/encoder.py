@@ -15,6 +15,7 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from tqdm.auto import tqdm
 
+from gan_helpers.checks import integer, number, one_of
 from gan_helpers.data import BatchIterator, ImageData
 
 METHODS = ("contrastive", "autoencoder")
@@ -33,16 +34,12 @@ class EncoderConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"EncoderConfig.method = {self.method!r}: choose one of {', '.join(METHODS)}")
-        for name, low in (("num_epochs", 1), ("batch_size", 2), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"EncoderConfig.{name} = {value!r}: must be an integer >= {low}")
-        for name in ("lr", "temperature"):
-            if not 0 < getattr(self, name) <= 10:
-                value = getattr(self, name)
-                raise ValueError(f"EncoderConfig.{name} = {value!r}: must be a number in (0, 10]")
+        one_of("EncoderConfig.method", self.method, METHODS)
+        self.num_epochs = integer("EncoderConfig.num_epochs", self.num_epochs, 1)
+        self.batch_size = integer("EncoderConfig.batch_size", self.batch_size, 2)
+        self.seed = integer("EncoderConfig.seed", self.seed, 0)
+        self.lr = number("EncoderConfig.lr", self.lr, 0, 10)
+        self.temperature = number("EncoderConfig.temperature", self.temperature, 0, 10)
 
 
 class Encoder(nn.Module):

@@ -15,6 +15,8 @@ from typing import BinaryIO
 
 import torch
 
+from gan_helpers.checks import RefusalError
+
 
 class DiskFullError(OSError):
     """A file did not fit on its disk; the file it was to replace is kept as it was."""
@@ -75,19 +77,22 @@ def run_folder(run, overwrite: bool) -> Iterator[None]:
         folder.mkdir(parents=True, exist_ok=True)
         lock = open(folder / ".lock", "a+")  # noqa: SIM115  (held open until training ends)
     except OSError as error:
-        raise ValueError(
-            f"cannot write the run into {folder} ({error.strerror or error}); choose another output_dir "
-            "(--output-dir) or run_name (--run-name)"
+        problem = f"cannot write the run into {folder} ({error.strerror or error})"
+        raise RefusalError(
+            f"{problem}; choose another output_dir or run_name",
+            f"{problem}; choose another --output-dir or --run-name",
         ) from error
     with lock:
         take_lock(lock, folder)
         checkpoint = run.checkpoint_path
         ours = run.source is not None and run.source.resolve() == checkpoint.resolve()
         if checkpoint.exists() and not ours and not overwrite:
-            raise ValueError(
-                f"{folder} already holds a run ({checkpoint.name}); continue it with --resume "
-                f"{checkpoint} (load_run), or replace it with --overwrite (overwrite=True), or choose "
-                "another --run-name"
+            holds = f"{folder} already holds a run ({checkpoint.name}); continue it with"
+            raise RefusalError(
+                f"{holds} load_run({str(checkpoint)!r}), or replace it with overwrite=True, or choose "
+                "another run_name",
+                f"{holds} --resume {checkpoint}, or replace it with --overwrite, or choose another "
+                "--run-name",
             )
         for stale in folder.glob("*.tmp"):  # left by a process killed while saving; we hold the lock
             stale.unlink(missing_ok=True)
@@ -105,10 +110,8 @@ def take_lock(lock, folder: Path) -> None:
     except BlockingIOError:
         lock.seek(0)
         holder = lock.read().strip() or "another process"
-        raise ValueError(
-            f"{folder} is in use by another training ({holder}); wait for it to end, or choose "
-            "another --run-name"
-        ) from None
+        problem = f"{folder} is in use by another training ({holder}); wait for it to end, or choose another"
+        raise RefusalError(f"{problem} run_name", f"{problem} --run-name") from None
     lock.seek(0)
     lock.truncate()
     lock.write(f"process {os.getpid()}")

@@ -80,6 +80,8 @@ def read_image(source: bytes | str | Path, name: str | None = None) -> torch.Ten
     gray, padded to a square with its own border colour, shrunk to 28x28, scaled as chapter 01 does."""
     name = name or (str(source) if isinstance(source, (str, Path)) else "the file")
     if isinstance(source, (str, Path)):
+        if Path(source).is_dir():
+            raise ValueError(f"{source} is a folder; give one image file in it (PNG, JPEG, ...)")
         if not Path(source).is_file():
             raise ValueError(f"no image file at {source}")
         source = Path(source).read_bytes()

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gan_helpers.models import check_seed, eval_mode, is_conditional
+from gan_helpers.checks import check_seed
+from gan_helpers.models import eval_mode, is_conditional
 
 # --- Truncation.
 

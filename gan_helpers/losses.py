@@ -34,6 +34,8 @@ def saturating_generator_loss(logits_fake: torch.Tensor) -> torch.Tensor:
 
 GENERATOR_LOSSES = {"non-saturating": generator_loss, "saturating": saturating_generator_loss}
 
+NON_SATURATING = "non-saturating"  # the default of every setting that picks a loss (a key of both tables)
+
 
 def critic_loss(scores_real: torch.Tensor, scores_fake: torch.Tensor) -> torch.Tensor:
     """E[C(G(z))] - E[C(x)]: minimising it widens the critic's real-fake gap."""

@@ -10,13 +10,13 @@ which is numerically safer than a Sigmoid layer followed by BCELoss.
 
 from __future__ import annotations
 
-import numbers
 from contextlib import contextmanager
 
 import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from gan_helpers.checks import check_seed, integer
 from gan_helpers.spectral_norm import init_normalized
 
 IMAGE_SHAPE = (1, 28, 28)
@@ -244,8 +244,7 @@ def generate(
 
     A conditional generator draws ``labels`` (default: every class equally, in order).
     """
-    if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1:
-        raise ValueError(f"count = {count!r}: must be a whole number, at least 1")
+    count = integer("count", count, 1)
     check_seed(seed)
     noise = torch.randn(count, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
     if labels is None and is_conditional(generator):
@@ -273,16 +272,6 @@ def _check_labels(generator: nn.Module, labels: torch.Tensor, count: int) -> tor
     if labels.shape != (count,) or labels.min() < 0 or labels.max() >= classes:
         raise ValueError(f"need {count} labels in 0..{classes - 1}, got shape {tuple(labels.shape)}")
     return labels
-
-
-SEED_RANGE = (0, 2**31 - 1)
-
-
-def check_seed(seed) -> None:
-    """A seed is a whole number from 0 to 2**31 - 1 (what every seeded part of the package takes)."""
-    low, high = SEED_RANGE
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not low <= seed <= high:
-        raise ValueError(f"seed = {seed!r}: must be a whole number from {low} to {high}")
 
 
 def grid_labels(count: int, num_classes: int) -> torch.Tensor:

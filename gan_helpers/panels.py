@@ -11,7 +11,7 @@ import torch
 
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import DATASETS
-from gan_helpers.display import show_grid
+from gan_helpers.display import Interactive, show_grid
 from gan_helpers.kinds import get_kind
 from gan_helpers.losses import GENERATOR_LOSSES, LOSSES
 from gan_helpers.models import generate
@@ -22,7 +22,7 @@ STYLE = {"description_width": "150px"}
 LAYOUT = widgets.Layout(width="480px")
 
 
-def config_panel(config: TrainConfig) -> widgets.interactive:
+def config_panel(config: TrainConfig) -> Interactive:
     """Controls for the settings of ``config`` that matter for its model kind; ``panel.result``
     is the edited config: exactly ``config`` (shrunk under the test switch) until a control moves."""
     if not isinstance(config, TrainConfig):
@@ -93,7 +93,7 @@ def stabilizer_controls(config: TrainConfig) -> dict:
 
 def editing(
     config, controls: dict, describe: Callable, log_scaled: tuple[str, ...] = (), prepare: Callable = dict
-) -> widgets.interactive:
+) -> Interactive:
     """A panel whose ``controls`` edit a copy of ``config`` (a dataclass with ``replace``):
     ``panel.result`` is the edited copy, described in one printed line, or the refusal."""
     for control in controls.values():
@@ -112,7 +112,7 @@ def editing(
         print(describe(edited))
         return edited
 
-    return widgets.interactive(make_config, **controls)
+    return Interactive(make_config, **controls)
 
 
 class Refused:
@@ -130,7 +130,7 @@ class Refused:
         return f"Refused({self.message!r})"
 
 
-def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> widgets.interactive:
+def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> Interactive:
     """Pick a class and a noise seed; see ``variants`` garments of that class drawn by ``generator``."""
 
     def draw(label: int, seed: int) -> None:
@@ -140,7 +140,7 @@ def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> wi
 
     label = widgets.Dropdown(options=[(name, i) for i, name in enumerate(class_names)], description="class")
     seed = widgets.IntSlider(0, min=0, max=999, description="noise seed")
-    return widgets.interactive(draw, label=label, seed=seed)
+    return Interactive(draw, label=label, seed=seed)
 
 
 def summary(config: TrainConfig) -> str:

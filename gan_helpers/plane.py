@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from gan_helpers.checks import SEED_RANGE, SettingError, integer, number, one_of
 from gan_helpers.losses import GENERATOR_LOSSES, wasserstein_generator_loss
 from gan_helpers.steps import critic_step, gan_step, generator_step
 
@@ -170,23 +171,17 @@ class PointConfig:
     num_samples: int = 2500  # generated points per snapshot (and per measurement)
 
     def __post_init__(self) -> None:
-        if self.data not in DISTRIBUTIONS:
-            raise ValueError(f"data must be one of {', '.join(DISTRIBUTIONS)}, not {self.data!r}")
-        if self.objective not in OBJECTIVES:
-            choices = ", ".join(OBJECTIVES)
-            raise ValueError(f"objective must be one of {choices}, not {self.objective!r}")
-        if isinstance(self.seed, bool) or int(self.seed) != self.seed or not 0 <= self.seed < 2**31:
-            raise ValueError(f"seed must be a whole number from 0 to 2147483647, not {self.seed!r}")
+        one_of("PointConfig.data", self.data, DISTRIBUTIONS)
+        one_of("PointConfig.objective", self.objective, OBJECTIVES)
+        integer("PointConfig.seed", self.seed, *SEED_RANGE)
         for name in ("steps", "batch_size", "n_critic", "latent_dim", "width", "num_frames", "num_samples"):
-            if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a whole number of at least 1, not {getattr(self, name)!r}")
+            integer(f"PointConfig.{name}", getattr(self, name), 1)
         for name in ("lr_g", "lr_d"):
-            if not 0 < getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in (0, 1], not {getattr(self, name)!r}")
-        if not 0 <= self.gp_weight < 1e4:
-            raise ValueError(f"gp_weight must be at least 0, not {self.gp_weight!r}")
-        if len(self.betas) != 2 or not all(0 <= beta < 1 for beta in self.betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), not {self.betas!r}")
+            number(f"PointConfig.{name}", getattr(self, name), 0, 1)
+        number("PointConfig.gp_weight", self.gp_weight, 0, 1e4, low_in=True, high_in=False)
+        betas_ok = isinstance(self.betas, (tuple, list)) and len(self.betas) == 2
+        if not betas_ok or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in self.betas):
+            raise SettingError("PointConfig.betas", self.betas, "need two numbers in [0, 1)")
 
     def replace(self, **changes) -> PointConfig:
         """A copy with ``changes``, validated like a new config."""

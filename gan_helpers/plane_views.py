@@ -10,6 +10,7 @@ import torch
 from IPython.display import HTML
 from matplotlib.animation import FuncAnimation
 
+from gan_helpers.display import Interactive
 from gan_helpers.panels import editing, log_slider
 from gan_helpers.plane import (
     DISTRIBUTIONS,
@@ -86,7 +87,7 @@ def start_when_shown(html: str) -> str:
     return html.replace(start, wait).replace("}, 0);", "})();")
 
 
-def frame_slider(runs: dict[str, PointRun], size: float = 4.0) -> widgets.interactive:
+def frame_slider(runs: dict[str, PointRun], size: float = 4.0) -> Interactive:
     """A slider over the saved snapshots, drawing the same snapshot of each run side by side: the
     same share of each run's training (each title says its step)."""
     count = min(len(run.frames) for run in runs.values())
@@ -96,7 +97,7 @@ def frame_slider(runs: dict[str, PointRun], size: float = 4.0) -> widgets.intera
         plt.show()
 
     slider = widgets.IntSlider(count - 1, min=0, max=count - 1, description="frame", continuous_update=False)
-    return widgets.interactive(draw, frame=slider)
+    return Interactive(draw, frame=slider)
 
 
 def draw_side_by_side(runs: dict[str, PointRun], frame: int, size: float = 4.0):
@@ -135,7 +136,7 @@ def plot_modes(run: PointRun, ax=None):
     return ax
 
 
-def point_panel(config: PointConfig) -> widgets.interactive:
+def point_panel(config: PointConfig) -> Interactive:
     """Controls for a 2-D run's settings; ``panel.result`` is the edited PointConfig (exactly
     ``config`` until a control moves) or the refusal, and each change prints one line."""
     controls = {

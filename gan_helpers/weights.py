@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gan_helpers.checks import RefusalError
 from gan_helpers.config import ClassifierConfig, TrainConfig
 from gan_helpers.encoder import Encoder, encoder_from_state
 from gan_helpers.files import atomic_save
@@ -28,7 +29,10 @@ def check_output(output: str | Path, inputs: list[str | Path], overwrite: bool =
     if any(Path(source).resolve() == output.resolve() for source in inputs):
         raise ValueError(f"{output} is also the input: writing it would destroy it; give another file name")
     if output.exists() and not overwrite:
-        raise ValueError(f"{output} exists; pass --overwrite (overwrite=True) to replace it, or a new name")
+        raise RefusalError(
+            f"{output} exists; pass overwrite=True to replace it, or a new name",
+            f"{output} exists; add --overwrite to replace it, or give a new name",
+        )
     return output
 
 

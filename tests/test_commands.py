@@ -4,10 +4,13 @@ each mistake is one ``error:`` line before any work."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,9 +18,12 @@ from PIL import Image
 
 from gan_helpers import cli as cli_module
 from gan_helpers import files
+from gan_helpers.checks import SettingError
+from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
-from gan_helpers.data import ImageData
-from gan_helpers.kinds import build_generator
+from gan_helpers.data import ImageData, check_data_root, load_dataset
+from gan_helpers.encoder import EncoderConfig
+from gan_helpers.kinds import MODEL_KINDS, build_generator
 from gan_helpers.models import generate
 from gan_helpers.runs import load_run, read_checkpoint, save_checkpoint
 from gan_helpers.weights import WEIGHTS_DIR, export_generator, load_encoder
@@ -62,7 +68,7 @@ def test_an_existing_output_file_is_replaced_only_with_overwrite(cli, run_dir, t
     )
     code, _, err = cli(*command)
     assert (
-        one_error_line(code, err, "exists; pass --overwrite")
+        one_error_line(code, err, "exists; add --overwrite")
         and target.read_bytes() == b"a file of the user's"
     )
     assert cli(*command, "--overwrite")[0] == 0 and target.read_bytes() != b"a file of the user's"
@@ -168,6 +174,69 @@ def test_a_data_root_that_is_a_file_is_refused_and_a_new_one_is_announced(cli, t
     assert f"{tmp_path / 'new'} does not exist yet: the data will be put there" in out
 
 
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` and its bytes."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_a_folder_of_pictures_as_data_root_is_refused_and_nothing_is_written_into_it(tmp_path):
+    pictures = tmp_path / "my_pictures"
+    pictures.mkdir()
+    for name in ("cat.jpg", "dog.png"):
+        Image.new("RGB", (40, 30), "red").save(pictures / name)
+    before = snapshot(pictures)
+    for call in (
+        lambda: main(["train", "dcgan", "--data-root", str(pictures), "--output-dir", str(tmp_path / "q")]),
+        lambda: load_dataset("fashion-mnist", pictures),
+    ):
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            try:
+                code = call()
+            except SettingError as error:  # Python: the setting as Python names it
+                assert error.setting == "root" and "holds 2 image files (cat.jpg, dog.png)" in str(error)
+                continue
+        assert one_error_line(code, err.getvalue(), "--data-root", "holds 2 image files", "new or empty")
+    assert snapshot(pictures) == before and not (tmp_path / "q").exists()
+
+
+def test_a_data_root_holding_datasets_or_nothing_is_accepted(tmp_path):
+    (tmp_path / "empty").mkdir()
+    for root in (tmp_path / "empty", tmp_path / "new"):
+        check_data_root("root", root, "fashion-mnist")
+    (tmp_path / "shared" / "MNIST" / "raw").mkdir(parents=True)  # another dataset of the same layout
+    (tmp_path / "shared" / ".gitkeep").write_text("")
+    check_data_root("root", tmp_path / "shared", "fashion-mnist")
+
+
+def test_refusals_name_the_flag_on_the_command_line_and_the_field_in_python(cli, tmp_path):
+    code, _, err = cli("train-encoder", "--epochs", "0", "--output", str(tmp_path / "e.pt"))
+    assert one_error_line(code, err, "--epochs 0: must be an integer >= 1") and "EncoderConfig" not in err
+    code, _, err = cli("train-classifier", "--batch-size", "0", "--output", str(tmp_path / "c.pt"))
+    assert one_error_line(code, err, "--batch-size 0: must be an integer >= 1")
+    with pytest.raises(SettingError, match=r"^EncoderConfig\.num_epochs = 0: must be an integer >= 1$"):
+        EncoderConfig(num_epochs=0)
+
+
+def test_the_overwrite_refusal_says_only_the_fix_that_applies(cli, tmp_path):
+    output = tmp_path / "dcgan.pt"
+    output.write_bytes(b"kept")
+    with pytest.raises(ValueError) as raised:
+        export_generator(WEIGHTS_DIR / "dcgan.pt", output)
+    assert "overwrite=True" in str(raised.value) and "--overwrite" not in str(raised.value)
+    code, _, err = cli("export", str(WEIGHTS_DIR / "dcgan.pt"), str(output))
+    assert one_error_line(code, err, "add --overwrite") and "overwrite=True" not in err
+    assert output.read_bytes() == b"kept"
+
+
+def test_every_help_that_lists_the_generators_lists_every_kind(capsys):
+    for command in ("sample", "evaluate", "invert", "train"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        shown = " ".join(capsys.readouterr().out.split())
+        missing = [kind for kind in MODEL_KINDS if kind not in shown]
+        assert missing == [], f"{command} --help leaves out {missing}"
+
+
 # --- Tracebacks turned into one line.
 
 
@@ -221,7 +290,7 @@ def test_messages_name_flags_ranges_and_choices(cli, tmp_path):
     for args, message in [
         (["train", "mlp", "--epochs", "0"], "--epochs 0: must be an integer from 1"),
         (["sample", "dcgan", "--seed", str(2**70), "--out", str(tmp_path / "a.png")],
-         "--seed 1180591620717411303424: must be a whole number from 0 to 2147483647"),
+         "--seed 1180591620717411303424: must be an integer from 0 to 2147483647"),
         (["sample", "cgan", "--class", "²", "--out", str(tmp_path / "a.png")], "choose a number from 0 to 9"),
         (["sample", str(tmp_path / "notes.txt"), "--out", str(tmp_path / "a.png")],
          "is not a readable PyTorch checkpoint"),
@@ -257,7 +326,7 @@ def test_the_feature_networks_commands_check_their_output_before_training(cli, m
     assert one_error_line(code, err, "is a folder")
     (tmp_path / "c.pt").write_bytes(b"earlier weights")
     code, _, err = cli(command, "--output", str(tmp_path / "c.pt"))
-    assert one_error_line(code, err, "exists; pass --overwrite")
+    assert one_error_line(code, err, "exists; add --overwrite")
     assert (tmp_path / "c.pt").read_bytes() == b"earlier weights"
 
 
@@ -276,7 +345,7 @@ def test_train_encoder_saves_what_it_trained(cli, monkeypatch, tmp_path):
 
 def test_generate_refuses_fractional_counts_and_labels():
     generator = build_generator("cgan")
-    with pytest.raises(ValueError, match=r"count = 2\.5: must be a whole number"):
+    with pytest.raises(ValueError, match=r"count = 2\.5: must be an integer >= 1"):
         generate(generator, 2.5)
     with pytest.raises(ValueError, match="labels must be whole class numbers"):
         generate(generator, 2, labels=torch.tensor([1.7, 2.2]))
@@ -318,10 +387,11 @@ def test_invert_checks_everything_before_work_and_overwrites_nothing(cli, tmp_pa
     for args, message in [
         ([str(notes), "--out", str(tmp_path / "a.png")], "notes.png is not an image file"),
         ([str(tmp_path / "none.png"), "--out", str(tmp_path / "a.png")], "no image file at"),
+        ([str(tmp_path), "--out", str(tmp_path / "a.png")], "is a folder; give one image file in it"),
         ([str(photo), "--out", str(tmp_path / "a.pt")], "--out"),
-        ([str(photo), "--out", str(kept)], "exists; pass --overwrite"),
+        ([str(photo), "--out", str(kept)], "exists; add --overwrite"),
         ([str(photo), "--out", str(photo)], "is also the input"),
-        ([str(photo), "--out", str(tmp_path / "a.png"), "--steps", "0"], "--steps 0: must be from 1"),
+        ([str(photo), "--out", str(tmp_path / "a.png"), "--steps", "0"], "--steps 0: must be an integer"),
         ([str(photo), "--out", str(tmp_path / "a.png"), "--model", "nosuch.pt"], "no checkpoint at"),
     ]:  # fmt: skip
         code, _, err = cli("invert", *args)

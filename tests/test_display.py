@@ -6,7 +6,7 @@ import matplotlib
 import pytest
 
 from gan_helpers.config import TrainConfig
-from gan_helpers.display import LiveView, figure
+from gan_helpers.display import LiveView, figure, shown_text
 from gan_helpers.kinds import KINDS, MODEL_KINDS
 from gan_helpers.panels import Refused, config_panel, summary
 from gan_helpers.plots import plot_progress, plot_run
@@ -76,13 +76,13 @@ def test_the_wgan_gp_live_view_plots_the_wasserstein_estimate(tmp_path):
     assert "epoch 1" in titles[0]
 
 
-def test_a_refused_panel_value_is_one_line_and_the_training_cell_refuses_too(capsys):
+def test_a_refused_panel_value_is_one_line_and_the_training_cell_refuses_too():
     panel = config_panel(TrainConfig.for_model("dcgan"))
+    assert shown_text(panel) == summary(panel.result) + "\n"  # what it trains, shown under the controls
     seed = next(widget for widget in panel.kwargs_widgets if widget.description == "seed")
     seed.value = -1
     assert isinstance(panel.result, Refused)
-    printed = capsys.readouterr().out.strip().splitlines()
-    assert printed[-1] == "refused: TrainConfig.seed = -1: must be an integer from 0 to 2147483647"
+    assert shown_text(panel) == "refused: TrainConfig.seed = -1: must be an integer from 0 to 2147483647\n"
     with pytest.raises(ValueError, match=r"the panel refused a value: TrainConfig\.seed = -1"):
         new_run(panel.result)
     assert not hasattr(panel.result, "_repr_html_") and "seed = -1" in repr(panel.result)  # displays quietly

@@ -270,7 +270,7 @@ def test_sample_writes_a_grid_a_tensor_or_a_folder_and_refuses_bad_input(cli, tm
     singles = sorted(p.name for p in (tmp_path / "singles").iterdir())
     assert singles == [f"sample_0000{i}.png" for i in range(3)]
     for args, message in [
-        (["dcgan", "--count", "0"], "--count 0: must be from 1"),
+        (["dcgan", "--count", "0"], "--count 0: must be an integer from 1 to 100000"),
         (["dcgan", "--class", "Bag"], "not a conditional generator"),
         (["cgan", "--class", "Hat"], "--class 'Hat': choose a number from 0 to 9"),
         (["dcgan", "--out", str(tmp_path / "singles")], "exists; give a new folder"),

@@ -52,7 +52,9 @@ def test_every_module_says_its_job_and_stays_readable():
             continue
         assert docstring, f"gan_helpers/{name}.py has no docstring saying its job"
         lines = len((PACKAGE / f"{name}.py").read_text().splitlines())
-        assert lines <= 360, f"gan_helpers/{name}.py has {lines} lines; split it along a line its content has"
+        # About 450 lines is the guide (README, Contributing): an idea is never split to meet it, but a
+        # module far past it most likely holds two ideas.
+        assert lines <= 600, f"gan_helpers/{name}.py has {lines} lines: does it hold more than one idea?"
 
 
 def test_no_module_branches_on_a_model_kinds_name():

@@ -86,9 +86,14 @@ def test_every_result_number_comes_from_a_checked_table_or_output(path):
 @pytest.mark.parametrize("kind", [kind for kind in KINDS.values()])
 def test_each_chapter_shows_the_settings_it_trains_with_and_they_are_the_defaults(kind):
     notebook = nbformat.read(ROOT / "notebooks" / f"{kind.chapter}.ipynb", as_version=4)
-    cells = [c.source for c in notebook.cells if c.cell_type == "code" and "config_panel(config)" in c.source]
-    assert len(cells) == 1, f"{kind.chapter}: one cell should build the panel from a visible config"
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    panels = [i for i, c in enumerate(code) if "config_panel(config)" in c.source]
+    assert len(panels) == 1, f"{kind.chapter}: one cell should build the panel from a visible config"
+    settings = code[panels[0] - 1]  # the settings, one per line, in the cell papermill's -p replaces
+    assert "parameters" in settings.metadata.get("tags", []), f"{kind.chapter}: settings cell not tagged"
+    cells = [code[panels[0]].source]
     namespace = {"TrainConfig": TrainConfig, "config_panel": lambda config: None}
+    exec(settings.source, namespace)
     exec(cells[0], namespace)
     shown = namespace["config"]
     assert shown == TrainConfig.for_model(kind.name, run_name=shown.run_name)

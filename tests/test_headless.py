@@ -1,0 +1,154 @@
+"""The chapters run headless as a teacher's runner runs them: nbclient (``jupyter nbconvert
+--execute``) with its default settings, no cell timeout, and papermill with injected parameters.
+
+A widget that captures its output makes nbclient play the front end and answer on the kernel's
+shell channel while it waits there for the cell's reply; now and then it then misses the reply
+and waits forever (README, *Troubleshooting*). The course's widgets show their output without
+that capture (``gan_helpers.display.Interactive``), which the first test checks directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import nbclient
+import nbformat
+import papermill
+import pytest
+from nbclient.output_widget import OutputWidget
+
+from gan_helpers.data import project_dir
+from gan_helpers.notebook import SMALL_RUN_ENV
+
+NOTEBOOKS = sorted((project_dir() / "notebooks").glob("*.ipynb"))
+
+WIDGET_CELLS = [
+    "import matplotlib.pyplot as plt\nimport ipywidgets as widgets\n%matplotlib inline",
+    "from gan_helpers.config import TrainConfig\nfrom gan_helpers.panels import class_picker, config_panel\n"
+    "config_panel(TrainConfig.for_model('sngan'))",
+    "from gan_helpers.weights import load_pretrained\n"
+    "class_picker(load_pretrained('cgan'), [str(n) for n in range(10)], variants=4)",
+    "from gan_helpers.plane import PointConfig, train_points\n"
+    "from gan_helpers.plane_views import frame_slider, point_panel\n"
+    "run = train_points(PointConfig(steps=20, num_frames=2, num_samples=200), progress=False)\n"
+    "display(point_panel(run.config))\nframe_slider({'a': run, 'b': run})",
+    "from gan_helpers.display import Interactive\ndef draw(frame):\n    print('frame', frame)\n"
+    "    plt.plot([0, frame])\n    plt.show()\nInteractive(draw, frame=widgets.IntSlider(3, max=5))",
+]
+
+
+def widget_outputs(notebook: nbformat.NotebookNode) -> list[dict]:
+    """The outputs that the notebook's saved widget state holds in its Output widgets."""
+    state = notebook.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return [
+        output
+        for model in state.get("state", {}).values()
+        if model.get("model_name") == "OutputModel"
+        for output in model.get("state", {}).get("outputs", [])
+    ]
+
+
+def test_the_courses_widgets_never_make_nbclient_answer_on_the_shell_channel(monkeypatch):
+    """nbclient's stand-in for a front end sends a message back to the kernel each time it
+    captures a widget's output; none of the course's widgets gives it one, and what they print
+    and draw is still in the saved notebook (the widgets' state)."""
+    answers = []
+    monkeypatch.setattr(OutputWidget, "send", lambda self, *args, **kwargs: answers.append(self.comm_id))
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in WIDGET_CELLS])
+    nbclient.NotebookClient(notebook, kernel_name="python3", timeout=300).execute()
+    assert answers == [], f"nbclient answered {len(answers)} captured outputs on the shell channel"
+    shown = widget_outputs(notebook)
+    texts = "".join(output.get("text", "") for output in shown)
+    assert "sngan: 5 epochs" in texts and "non-saturating on the ring" in texts and "frame 3" in texts
+    pictures = [output for output in shown if "image/png" in output.get("data", {})]
+    assert len(pictures) >= 3  # the class picker, the frame slider and the drawing: base64 PNGs
+    assert all(output["data"]["image/png"].startswith("iVBOR") for output in pictures)
+
+
+class NamingClient(nbclient.NotebookClient):
+    """nbclient as it is, noting which cell runs so that an outer time limit can name it."""
+
+    running: tuple[int, float] | None = None
+
+    async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+        self.running = (cell_index, time.monotonic())
+        result = await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+        self.running = None
+        return result
+
+
+def execute_within(client: NamingClient, limit_s: float) -> None:
+    """``client.execute()``; past ``limit_s`` the kernel is shut down and the test fails naming the
+    cell that was running, so a hang is a failure and not a CI run that never ends."""
+    stalled = []
+
+    def stop() -> None:
+        if client.running is not None:
+            index, started = client.running
+            stalled.append(f"cell {index} had run {time.monotonic() - started:.0f} s")
+            client.km.shutdown_kernel(now=True)
+
+    timer = threading.Timer(limit_s, stop)
+    timer.start()
+    try:
+        client.execute()
+    except nbclient.exceptions.DeadKernelError:
+        pytest.fail(f"stopped after {limit_s:.0f} s: {stalled[0] if stalled else 'the kernel died'}")
+    finally:
+        timer.cancel()
+
+
+def test_chapter_07_runs_at_full_size_under_nbclients_defaults(monkeypatch):
+    """``jupyter nbconvert --execute`` of chapter 07 as a user starts it: full size, no timeout."""
+    monkeypatch.delenv(SMALL_RUN_ENV, raising=False)
+    path = project_dir() / "notebooks" / "07_gans_in_two_dimensions.ipynb"
+    notebook = nbformat.read(path, as_version=4)
+    client = NamingClient(notebook, resources={"metadata": {"path": str(path.parent)}})  # timeout=None
+    execute_within(client, limit_s=900)
+    outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
+    assert [output for output in outputs if output.output_type == "error"] == []
+
+
+PARAMETERS = {  # one setting changed per chapter that has a parameters cell, and what then shows it
+    "02_mlp_gan": ({"seed": 3}, "seed 3"),
+    "03_dcgan": ({"seed": 3}, "seed 3"),
+    "04_wgan_gp": ({"n_critic": 3}, "n_critic 3"),
+    "05_visualization": ({"num_epochs": 1}, None),
+    "06_conditional_gan": ({"seed": 3}, "seed 3"),
+    "07_gans_in_two_dimensions": ({"seed": 3}, "seed 3"),
+    "08_stabilizing_gans": ({"r1_weight": 1.0}, "R1 γ 1"),
+}
+
+
+def has_parameters_cell(path) -> bool:
+    cells = nbformat.read(path, as_version=4).cells
+    return any("parameters" in cell.metadata.get("tags", []) for cell in cells)
+
+
+def test_the_chapters_with_a_run_and_only_they_have_a_parameters_cell():
+    assert {path.stem for path in NOTEBOOKS if has_parameters_cell(path)} == set(PARAMETERS)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_chapter_runs_through_papermill_with_a_parameter_injected(path, tmp_path):
+    """``papermill IN OUT -p NAME VALUE`` in the small-run mode (the tests' switch is set)."""
+    parameters, shown = PARAMETERS.get(path.stem, ({}, None))
+    executed = papermill.execute_notebook(
+        str(path), str(tmp_path / path.name), parameters=parameters, cwd=str(path.parent),
+        kernel_name="python3", progress_bar=False,
+    )  # fmt: skip
+    if shown is not None:
+        texts = "".join(output.get("text", "") for output in widget_outputs(executed))
+        assert shown in texts, f"the panel does not show the injected {parameters}: {texts[:300]}"
+
+
+def test_a_bad_injected_value_is_the_projects_one_line_refusal(tmp_path):
+    path = project_dir() / "notebooks" / "03_dcgan.ipynb"
+    with pytest.raises(papermill.PapermillExecutionError) as raised:
+        papermill.execute_notebook(
+            str(path), str(tmp_path / path.name), parameters={"num_epochs": 0}, cwd=str(path.parent),
+            kernel_name="python3", progress_bar=False,
+        )  # fmt: skip
+    refusal = "SettingError: TrainConfig.num_epochs = 0: must be an integer from 1 to 10000"
+    assert raised.value.traceback == [refusal]
