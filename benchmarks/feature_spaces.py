@@ -15,11 +15,12 @@ import argparse
 import time
 
 from gan_helpers.data import load_fashion_mnist, take_subset
+from gan_helpers.encoder import load_encoder
 from gan_helpers.evaluation import Reference, extract_features
 from gan_helpers.metrics import frechet_distance
-from gan_helpers.models import metric_samples
+from gan_helpers.sampling import metric_samples
 from gan_helpers.sensitivity import format_sensitivity, sensitivity_table, within_class_share
-from gan_helpers.weights import load_encoder, load_pretrained
+from gan_helpers.weights import load_pretrained
 
 
 def main() -> None:

@@ -29,8 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.reference import TextbookGAN
 from gan_helpers.config import TrainConfig
 from gan_helpers.evaluation import Reference, evaluate_generator, format_table
+from gan_helpers.kinds import get_kind
 from gan_helpers.runs import make_average, new_run, update_average
-from gan_helpers.training import default_step, train
+from gan_helpers.training import train
 
 STEPS_PER_EPOCH = 60_000 // 128  # both loops drop the last, partial batch
 
@@ -44,7 +45,7 @@ def train_reference(args: argparse.Namespace) -> tuple[torch.nn.Module, float]:
 
 def with_averages(model: str, averages: dict[float, torch.nn.Module]):
     """The model's own step, then an update of each extra average of the generator's weights."""
-    own_step = default_step(model)
+    own_step = get_kind(model).step
 
     def step(run, real, labels):
         metrics = own_step(run, real, labels)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from gan_helpers.config import DEVICES, SAMPLES_DIR
+from gan_helpers.checks import DEVICES
+from gan_helpers.config import SAMPLES_DIR
 from gan_helpers.data import DATASETS
 from gan_helpers.kinds import MODEL_KINDS
 from gan_helpers.losses import LOSSES

@@ -7,6 +7,8 @@ from __future__ import annotations
 import numbers
 from collections.abc import Iterable
 
+import torch
+
 
 class SettingError(ValueError):
     """A setting given a value it cannot take: ``setting`` as Python spells it
@@ -48,6 +50,7 @@ def integer(setting: str, value, low: int, high: int | None = None) -> int:
     return int(value)
 
 
+DEVICES = ("auto", "cpu", "cuda", "mps")  # "cuda:N" too
 SEED_RANGE = (0, 2**31 - 1)  # what torch.manual_seed and every seeded part of the package take
 
 
@@ -90,3 +93,15 @@ def text(setting: str, value, what: str = "a string") -> str:
     if not isinstance(value, str):
         raise SettingError(setting, value, f"must be {what}")
     return value
+
+
+def check_device(setting: str, name) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, refused when set rather than at training."""
+    one_of(setting, name.split(":")[0] if isinstance(name, str) else name, DEVICES)
+    if name != "auto":
+        try:
+            torch.device(name)
+        except RuntimeError:
+            rule = "not a device name; use auto, cpu, cuda, cuda:N or mps"
+            raise SettingError(setting, name, rule) from None
+    return name

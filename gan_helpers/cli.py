@@ -14,24 +14,19 @@ import torch
 
 from gan_helpers.arguments import FIELD_OF_OPTION, build_parser
 from gan_helpers.checks import RefusalError, SettingError, check_seed, integer, number
-from gan_helpers.config import ClassifierConfig, TrainConfig
+from gan_helpers.classifier import ClassifierConfig, load_classifier, save_classifier, train_classifier
+from gan_helpers.config import TrainConfig
 from gan_helpers.data import load_fashion_mnist
 from gan_helpers.encoder import EncoderConfig, encoder_state, train_encoder
-from gan_helpers.evaluation import evaluation_report, train_classifier
+from gan_helpers.evaluation import evaluation_report
 from gan_helpers.files import DiskFullError, atomic_save
 from gan_helpers.images import image_formats, on_dark_background, read_image, save_grid
 from gan_helpers.latent import invert
-from gan_helpers.models import generate, is_conditional
+from gan_helpers.models import is_conditional
 from gan_helpers.runs import load_run, new_run, pick_device
+from gan_helpers.sampling import generate
 from gan_helpers.training import TrainingDivergedError, train
-from gan_helpers.weights import (
-    check_output,
-    export_generator,
-    load_any,
-    load_classifier,
-    save_classifier,
-    source_path,
-)
+from gan_helpers.weights import check_output, export_generator, load_any, source_path
 
 OPTION_OF_FIELD = {field: option for option, field in FIELD_OF_OPTION.items()}
 

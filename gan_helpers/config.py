@@ -8,16 +8,22 @@ import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
-from gan_helpers.checks import SEED_RANGE, SettingError, flag, integer, number, one_of, text
+from gan_helpers.checks import (
+    SEED_RANGE,
+    SettingError,
+    check_device,
+    flag,
+    integer,
+    number,
+    one_of,
+    text,
+)
 from gan_helpers.data import DATA_DIR, DATASETS, check_data_root, get_spec, project_dir
-from gan_helpers.kinds import KINDS, MODEL_KINDS, get_kind
+from gan_helpers.kinds import KINDS, MODEL_KINDS, ModelKind, get_kind
 from gan_helpers.losses import GENERATOR_LOSSES, LOSSES, NON_SATURATING
 
 SAMPLES_DIR = project_dir() / "generated_samples"
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
 @dataclass
@@ -110,7 +116,7 @@ class TrainConfig:
 
     def _check_stabilizers(self) -> None:
         """Chapter 08's settings belong to the kinds that read them: elsewhere they would be ignored."""
-        stabilizers = get_kind(self.model).stabilizers
+        stabilizers = self.kind.stabilizers
         if stabilizers and self.generator_loss != NON_SATURATING:
             raise SettingError(
                 "TrainConfig.generator_loss", self.generator_loss,
@@ -129,6 +135,16 @@ class TrainConfig:
                 f"only the {', '.join(k.name for k in having)} model (chapter {having[0].chapter[:2]}) has "
                 f"this setting; use model={having[0].name!r} or leave it at its default",
             )  # fmt: skip
+
+    @property
+    def kind(self) -> ModelKind:
+        """The model kind's entry in ``kinds.KINDS``: its networks, step and facts, looked up once here."""
+        return get_kind(self.model)
+
+    @property
+    def penalizes_gradients(self) -> bool:
+        """Whether the discriminator's loss holds its own gradient (WGAN-GP's penalty, or R1)."""
+        return self.kind.critic or self.r1_weight > 0
 
     @property
     def name(self) -> str:
@@ -192,31 +208,5 @@ _NUMBER_RANGES = [  # name, low, high, whether low and high belong to the range
 ]
 
 
-def check_device(setting: str, name) -> str:
-    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps``, refused when set rather than at training."""
-    one_of(setting, name.split(":")[0] if isinstance(name, str) else name, DEVICES)
-    if name != "auto":
-        try:
-            torch.device(name)
-        except RuntimeError:
-            rule = "not a device name; use auto, cpu, cuda, cuda:N or mps"
-            raise SettingError(setting, name, rule) from None
-    return name
 
 
-@dataclass
-class ClassifierConfig:
-    """How the classifier behind the quality metrics is trained (``train-classifier``)."""
-
-    num_epochs: int = 15
-    batch_size: int = 128
-    lr: float = 2e-3
-    seed: int = 0
-    device: str = "auto"
-
-    def __post_init__(self) -> None:
-        self.num_epochs = integer("ClassifierConfig.num_epochs", self.num_epochs, 1)
-        self.batch_size = integer("ClassifierConfig.batch_size", self.batch_size, 1)
-        self.seed = integer("ClassifierConfig.seed", self.seed, 0)
-        self.lr = number("ClassifierConfig.lr", self.lr, 0, 1)
-        check_device("ClassifierConfig.device", self.device)

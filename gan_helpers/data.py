@@ -1,4 +1,4 @@
-"""The datasets: find the IDX files, parse and check them, scale the pixels, serve batches.
+"""Chapter 01: the datasets. Find the IDX files, parse and check them, scale the pixels, serve batches.
 
 Fashion-MNIST is the course's dataset; MNIST, KMNIST and EMNIST letters share its format and
 load the same way (``load_dataset(name)``). A split is tiny (60,000 x 28 x 28 bytes = 47 MB),
@@ -387,3 +387,11 @@ class BatchIterator:
         """One epoch; each new ``for`` loop over the iterator is the next epoch."""
         self.epoch += 1
         return self.batches(self.epoch - 1)
+
+
+def scaled_batches(images: torch.Tensor, device, batch_size: int) -> Iterator[torch.Tensor]:
+    """``images`` in batches on ``device``, as the networks take them: uint8 pixels scaled to [-1, 1]."""
+    was_uint8 = images.dtype == torch.uint8
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size].to(device)
+        yield scale(batch) if was_uint8 else batch.float()

@@ -16,7 +16,6 @@ from ipywidgets.widgets.interaction import show_inline_matplotlib_plots
 
 from gan_helpers.data import ImageData
 from gan_helpers.images import to_grid
-from gan_helpers.kinds import get_kind
 from gan_helpers.plots import plot_history, plot_progress
 
 
@@ -105,7 +104,7 @@ def figure(run):
     epoch = run.epoch + 1 if run.batch else run.epoch  # run.batch == 0: an epoch has just ended
     show_grid(run.samples(), nrow=10, ax=left, title=f"samples after batch {run.step} (epoch {epoch})")
     if run.history.get("step"):
-        if get_kind(run.config.model).critic:
+        if run.config.kind.critic:
             plot_progress(run.history, run.config.model, ax=right)
         else:
             plot_history(run.history, ["loss_d", "loss_g"], ax=right, title="losses", ylabel="loss")

@@ -1,4 +1,4 @@
-"""The second feature space of the quality metrics: an encoder trained without labels.
+"""Chapter 05: the second feature space of the quality metrics, an encoder trained without labels.
 
 The classifier's features see what separates the ten classes, and little else. This encoder is
 trained to tell every training image from every other one (contrastive, SimCLR: Chen et al.,
@@ -9,6 +9,7 @@ features also hold the shape, texture and detail within a class. Chapter 05 meas
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F  # noqa: N812
@@ -17,6 +18,8 @@ from tqdm.auto import tqdm
 
 from gan_helpers.checks import integer, number, one_of
 from gan_helpers.data import BatchIterator, ImageData
+from gan_helpers.runs import read_checkpoint
+from gan_helpers.weights import WEIGHTS_DIR
 
 METHODS = ("contrastive", "autoencoder")
 
@@ -142,3 +145,12 @@ def encoder_from_state(state: dict) -> Encoder:
     model.head = nn.Identity()
     model.load_state_dict(state["encoder"])
     return model.eval()
+
+
+def load_encoder(path: str | Path = WEIGHTS_DIR / "encoder.pt", device="cpu") -> Encoder:
+    """The label-free encoder of the metrics' second space (the shipped one by default), in eval mode."""
+    state = read_checkpoint(path)
+    if state["kind"] != "encoder":
+        kind = state["kind"]
+        raise ValueError(f"{path} holds a {kind!r} model, not the encoder; train one with train-encoder")
+    return encoder_from_state(state).to(device)

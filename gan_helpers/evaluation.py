@@ -1,4 +1,4 @@
-"""Measuring generators in two feature spaces: the project's classifier (and its training),
+"""Chapter 05: measuring generators in two feature spaces: the project's classifier (and its training),
 which knows what makes a sneaker a sneaker, and the label-free encoder (``gan_helpers.encoder``),
 which sees the detail within a class. A ``Reference`` holds one space's features of real
 images; every metric of ``gan_helpers.metrics`` is computed in each, with a real-data row for
@@ -13,20 +13,11 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 from torch import nn
-from tqdm.auto import tqdm
 
-from gan_helpers.config import ClassifierConfig
-from gan_helpers.data import (
-    CLASS_NAMES,
-    BatchIterator,
-    ImageData,
-    load_fashion_mnist,
-    scale,
-    take_subset,
-    unscale,
-)
+from gan_helpers.classifier import load_classifier, predict
+from gan_helpers.data import CLASS_NAMES, ImageData, load_fashion_mnist, scaled_batches, take_subset, unscale
+from gan_helpers.encoder import load_encoder
 from gan_helpers.metrics import (
     class_distribution,
     frechet_distance,
@@ -34,60 +25,16 @@ from gan_helpers.metrics import (
     kernel_distance,
     precision_recall,
 )
-from gan_helpers.models import FashionClassifier, generate, grid_labels, metric_samples
-from gan_helpers.weights import load_classifier, load_encoder
+from gan_helpers.models import is_conditional
+from gan_helpers.sampling import generate, grid_labels, metric_samples
 
 # --- The classifier's view of images.
-
-
-def train_classifier(config: ClassifierConfig, train: ImageData, test: ImageData, device) -> tuple:
-    """Adam with a one-cycle schedule and random horizontal flips; returns (model, test accuracy)."""
-    torch.manual_seed(config.seed)
-    model = FashionClassifier(len(train.class_names)).to(device)
-    batches = BatchIterator(train, config.batch_size, device=device, drop_last=True, seed=config.seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, config.lr, total_steps=config.num_epochs * len(batches)
-    )
-    for epoch in range(config.num_epochs):
-        model.train()
-        for images, labels in tqdm(batches, desc=f"classifier epoch {epoch + 1}", leave=False):
-            flip = torch.rand(len(images), 1, 1, 1, device=device) < 0.5
-            images = torch.where(flip, images.flip(-1), images)  # clothes look alike mirrored
-            loss = F.cross_entropy(model(images), labels)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-        accuracy = evaluate_accuracy(model, test, device)
-        print(f"epoch {epoch + 1}/{config.num_epochs}: test accuracy {accuracy:.2%}", flush=True)
-    return model.eval(), accuracy
-
-
-@torch.no_grad()
-def evaluate_accuracy(model: nn.Module, data: ImageData, device) -> float:
-    """Share of ``data`` the model labels correctly."""
-    predictions = predict(model, data.images, device).argmax(1)
-    return (predictions == data.labels.to(predictions.device)).float().mean().item()
-
-
-@torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, device="cpu", batch_size: int = 1000) -> torch.Tensor:
-    """Class probabilities [N, classes] for uint8 or [-1, 1] float images."""
-    return torch.cat([F.softmax(model(b), 1) for b in _batches(images, device, batch_size)]).cpu()
 
 
 @torch.no_grad()
 def extract_features(model: nn.Module, images: torch.Tensor, device="cpu", batch_size: int = 1000):
     """The 128-d penultimate-layer features [N, 128] (float64 on the CPU, for the statistics)."""
-    return torch.cat([model.features(b) for b in _batches(images, device, batch_size)]).double().cpu()
-
-
-def _batches(images: torch.Tensor, device, batch_size: int):
-    was_uint8 = images.dtype == torch.uint8
-    for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size].to(device)
-        yield scale(batch) if was_uint8 else batch.float()
+    return torch.cat([model.features(b) for b in scaled_batches(images, device, batch_size)]).double().cpu()
 
 
 # --- Evaluating generators against real images.
@@ -323,7 +270,7 @@ def evaluation_report(generators: dict[str, nn.Module], samples: int = 10_000, s
         if inception:
             value, note = inception_fid(real, images)
             notes.append(f"{name}: {note}" + (f" = {value:.2f}" if value is not None else ""))
-        if hasattr(generator, "num_classes"):
+        if is_conditional(generator):
             report = evaluate_conditional(generator, samples // 10, seed, reference=references[0])
             notes.append(f"{name}: conditional accuracy, {samples // 10} samples per class\n{report.table()}")
     accuracy = references[0].classifier.test_accuracy

@@ -1,4 +1,4 @@
-"""The model kinds, in one table: for each, its networks, its training step, its recommended
+"""Chapters 02-08: the model kinds, in one table: for each, its networks, its training step, its recommended
 settings, and whether its discriminator is a critic. Adding a kind is one entry in ``KINDS``;
 the config's validation, the command line, the engine, the speed paths, the panels and the
 plots all read it instead of testing the model's name."""
@@ -18,9 +18,9 @@ from gan_helpers.models import (
     MLPDiscriminator,
     MLPGenerator,
     ProjectionDiscriminator,
+    SNDiscriminator,
     init_weights,
 )
-from gan_helpers.spectral_norm import SNDiscriminator
 from gan_helpers.steps import (
     Step,
     conditional_train_step,
@@ -30,8 +30,8 @@ from gan_helpers.steps import (
 )
 
 
-def every_step(run) -> Hashable:
-    """A step that always runs the same code (both networks move every batch)."""
+def single_phase(run) -> Hashable:
+    """A step that runs the same code every batch (both networks move each time): one phase."""
     return None
 
 
@@ -73,7 +73,7 @@ class ModelKind:
     dropout: bool = False  # the discriminator has dropout layers (TrainConfig.dropout applies)
     convolutional: bool = True  # images as feature maps (channels-last layout applies)
     stabilizers: bool = False  # the config chooses the loss pair, spectral norm and R1 (chapter 08)
-    phase: Callable = every_step  # which recorded CUDA graph the next step replays
+    phase: Callable = single_phase  # which recorded CUDA graph the next step replays
 
     @property
     def progress(self) -> Progress:

@@ -1,4 +1,4 @@
-"""Using a trained generator (chapter 09): truncated noise, inverting an image into the latent
+"""Chapter 09: using a trained generator. Truncated noise, inverting an image into the latent
 space, editing a latent vector by a classifier's gradient, and directions found from samples.
 
 Everything here moves only the latent vector z; the networks' weights stay as they were trained.
@@ -13,7 +13,8 @@ import torch
 from torch import nn
 
 from gan_helpers.checks import check_seed
-from gan_helpers.models import eval_mode, is_conditional
+from gan_helpers.models import is_conditional
+from gan_helpers.sampling import eval_mode
 
 # --- Truncation.
 

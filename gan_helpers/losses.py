@@ -1,11 +1,8 @@
-"""What each player minimises: the GAN losses (chapter 02), the Wasserstein losses and the
-gradient penalty (chapter 04), the hinge and least-squares losses and the R1 penalty (chapter
-08). Each takes raw scores (logits) and returns a scalar tensor. ``GENERATOR_LOSSES`` names the
-generator's choices (chapters 02 and 07), ``LOSSES`` the pairs of chapter 08's model: the
-config, the command line and the panels read them.
-
-Chapters 02, 04 and 08 define these functions in their cells; ``tools/export_code.py --check`` (run
-by the tests) fails if a notebook's version and this file's ever differ.
+"""Chapters 02, 04 and 08: what each player minimises. The GAN losses (chapter 02), the
+Wasserstein losses and the gradient penalty (chapter 04), the hinge and least-squares losses
+and the R1 penalty (chapter 08). Each takes raw scores (logits) and returns a scalar tensor.
+``GENERATOR_LOSSES`` names the generator's choices (chapters 02 and 07), ``LOSSES`` the pairs of
+chapter 08's model: the config, the command line and the panels read them.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The metrics of sample quality, on feature vectors (float64 tensors [N, D]) of real and
+"""Chapter 05: the metrics of sample quality, on feature vectors (float64 tensors [N, D]) of real and
 generated images: Fréchet distance (as in FID), kernel distance (KID), a classifier-based
 inception score, the class distribution, precision and recall of the k-nearest-neighbour
 manifolds (Kynkäänniemi et al., 2019), and nearest neighbours for memorisation checks."""

@@ -1,23 +1,23 @@
-"""The networks of the course, and drawing images from a trained generator.
+"""Chapters 02, 03, 04, 06 and 08: the networks of the course, and how they are initialised.
 
-MLP GAN (chapter 02), DCGAN (03), WGAN-GP critic (04), conditional GAN (06), and the classifier
-behind the quality metrics (05); chapter 08's discriminator is in ``gan_helpers.spectral_norm``.
-Plain ``torch.nn`` layers only: the engine swaps in faster equivalents
-while it trains (``gan_helpers.speed``). Every discriminator and critic returns one raw score
-per image (a logit, or the critic's unbounded value); the losses apply the sigmoid themselves,
-which is numerically safer than a Sigmoid layer followed by BCELoss.
+The MLP GAN (chapter 02), the DCGAN (03), the WGAN-GP critic (04), the conditional GAN (06) and
+the SN-GAN's discriminator (08; the spectral norm itself is written out in
+``gan_helpers.spectral_norm``); the metrics' classifier is in ``gan_helpers.classifier`` and
+drawing images from a generator in ``gan_helpers.sampling``. Plain ``torch.nn`` layers only:
+the engine swaps in faster equivalents while it trains (``gan_helpers.speed``). Every
+discriminator and critic returns one raw score per image (a logit, or the critic's unbounded
+value); the losses apply the sigmoid themselves, which is numerically safer than a Sigmoid
+layer followed by BCELoss.
 """
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import math
 
 import torch
+import torch.nn.functional as F  # noqa: N812
 from torch import nn
-from torch.nn.utils import parametrize
-
-from gan_helpers.checks import check_seed, integer
-from gan_helpers.spectral_norm import init_normalized
+from torch.nn.utils import parametrizations, parametrize
 
 IMAGE_SHAPE = (1, 28, 28)
 
@@ -168,32 +168,28 @@ class ProjectionDiscriminator(nn.Module):
         return self.score(h).flatten() + (self.embed(labels) * h).sum(dim=1)
 
 
-class FashionClassifier(nn.Module):
-    """Two blocks of two 3x3 convolutions with max pooling, then a 128-d feature layer.
+class SNDiscriminator(nn.Module):
+    """The DCGAN discriminator with spectral norm on every layer and no dropout (chapter 08).
 
-    Its features are the space of the project's quality metrics (chapter 05).
+    Each layer's weight is divided by its largest singular value, so each stretches its input
+    by at most 1 and the whole network's slope is bounded: a discriminator that cannot become
+    arbitrarily sharp. ``spectral_norm=False`` gives the same network without it, for comparison.
     """
 
-    def __init__(self, num_classes: int = 10, features: int = 128) -> None:
+    def __init__(self, width: int = 64, spectral_norm: bool = True) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            conv_block(1, 32), conv_block(32, 32), nn.MaxPool2d(2),  # 14x14
-            conv_block(32, 64), conv_block(64, 64), nn.MaxPool2d(2),  # 7x7
-            nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 7 * 7, features), nn.ReLU(),
-        )  # fmt: skip
-        self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(features, num_classes))
+        normed = parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
+        self.net = nn.Sequential(
+            normed(nn.Conv2d(1, width, 4, stride=2, padding=1)),  # 14x14
+            nn.LeakyReLU(0.2),
+            normed(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1)),  # 7x7
+            nn.LeakyReLU(0.2),
+            nn.Flatten(),
+            normed(nn.Linear(2 * width * 7 * 7, 1)),
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(images))
-
-
-def conv_block(channels_in: int, channels_out: int) -> nn.Sequential:
-    """A 3x3 convolution, batch norm and ReLU, keeping the map size."""
-    return nn.Sequential(
-        nn.Conv2d(channels_in, channels_out, 3, padding=1, bias=False),
-        nn.BatchNorm2d(channels_out),
-        nn.ReLU(),
-    )
+        return self.net(images).flatten()
 
 
 def init_weights(module: nn.Module) -> None:
@@ -212,6 +208,28 @@ def init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+def init_normalized(layer: nn.Module, power_steps: int = 15) -> None:
+    """A layer under PyTorch's spectral norm drawn afresh: PyTorch's default initialisation of its
+    weight and bias (what chapter 08's table measured; the normalization divides the scale out of
+    the forward pass, but it still sets how far each of Adam's steps moves the normalized weight),
+    and new singular-vector estimates for that weight, as the parametrization makes them."""
+    original = layer.parametrizations.weight.original
+    nn.init.kaiming_uniform_(original, a=math.sqrt(5))  # torch.nn.Conv2d's and Linear's own default
+    if layer.bias is not None:
+        bound = 1 / math.sqrt(original[0].numel())
+        nn.init.uniform_(layer.bias, -bound, bound)
+    norm = layer.parametrizations.weight[0]
+    matrix = original.detach().flatten(start_dim=1)
+    with torch.no_grad():
+        u = F.normalize(torch.randn_like(norm._u), dim=0, eps=norm.eps)
+        v = F.normalize(torch.randn_like(norm._v), dim=0, eps=norm.eps)
+        for _ in range(power_steps):
+            u = F.normalize(matrix @ v, dim=0, eps=norm.eps)
+            v = F.normalize(matrix.t() @ u, dim=0, eps=norm.eps)
+        norm._u.copy_(u)
+        norm._v.copy_(v)
+
+
 def is_conditional(model: nn.Module) -> bool:
     """Whether a generator or discriminator takes class labels."""
     return hasattr(model, "num_classes")
@@ -220,107 +238,3 @@ def is_conditional(model: nn.Module) -> bool:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-# --- Drawing images from a generator.
-
-
-@contextmanager
-def eval_mode(model: nn.Module):
-    """Eval mode inside (batch norm uses its running statistics), the previous mode after."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
-
-
-@torch.no_grad()
-def generate(
-    generator: nn.Module, count: int = 100, seed: int = 0, labels: torch.Tensor | None = None
-) -> torch.Tensor:
-    """``count`` images in [-1, 1] on the CPU; the same ``seed`` gives the same images.
-
-    A conditional generator draws ``labels`` (default: every class equally, in order).
-    """
-    count = integer("count", count, 1)
-    check_seed(seed)
-    noise = torch.randn(count, generator.latent_dim, generator=torch.Generator().manual_seed(seed))
-    if labels is None and is_conditional(generator):
-        labels = grid_labels(count, generator.num_classes)
-    return generate_from(generator, noise, labels)
-
-
-@torch.no_grad()
-def generate_from(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | None = None):
-    """The images for given noise (and labels, if conditional), in eval mode, on the CPU."""
-    device = next(generator.parameters()).device
-    condition = () if labels is None else (_check_labels(generator, labels, len(noise)).to(device),)
-    with eval_mode(generator):
-        return generator(noise.to(device), *condition).float().cpu()
-
-
-def _check_labels(generator: nn.Module, labels: torch.Tensor, count: int) -> torch.Tensor:
-    if not is_conditional(generator):
-        raise ValueError("this generator is not conditional: call it without labels")
-    classes = generator.num_classes
-    labels = torch.as_tensor(labels)
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise ValueError(f"labels must be whole class numbers 0..{classes - 1}, got {labels.dtype} values")
-    labels = labels.long()
-    if labels.shape != (count,) or labels.min() < 0 or labels.max() >= classes:
-        raise ValueError(f"need {count} labels in 0..{classes - 1}, got shape {tuple(labels.shape)}")
-    return labels
-
-
-def grid_labels(count: int, num_classes: int) -> torch.Tensor:
-    """``count`` labels covering the classes in order and equally (rows of a 10x10 grid for 10)."""
-    return torch.arange(count) * num_classes // count
-
-
-def cycled_labels(count: int, num_classes: int) -> torch.Tensor:
-    """Labels 0, 1, ..., num_classes - 1, 0, 1, ...: every stretch of the samples is balanced.
-
-    Metrics that split the samples (the inception score does) need this; grid labels would
-    give each split a single class.
-    """
-    return torch.arange(count) % num_classes
-
-
-def metric_samples(generator: nn.Module, count: int, seed: int = 0) -> torch.Tensor:
-    """``count`` images for measuring a generator: a conditional one draws all classes, cycled."""
-    labels = cycled_labels(count, generator.num_classes) if is_conditional(generator) else None
-    return generate(generator, count, seed, labels)
-
-
-@torch.no_grad()
-def morph_classes(generator: nn.Module, z: torch.Tensor, start: int, end: int, steps: int = 8):
-    """Images for one noise vector ``z`` while the label embedding slides from ``start`` to ``end``."""
-    if not hasattr(generator, "from_embedding"):
-        raise ValueError("morph_classes needs a conditional generator (model 'cgan')")
-    if steps < 2:
-        raise ValueError(f"steps = {steps}: need at least 2")
-    device = next(generator.parameters()).device
-    ends = generator.embed(torch.tensor([start, end], device=device))
-    t = torch.linspace(0, 1, steps, device=device).unsqueeze(1)
-    with eval_mode(generator):
-        images = generator.from_embedding(z.to(device).expand(steps, -1), (1 - t) * ends[0] + t * ends[1])
-    return images.float().cpu()
-
-
-def slerp(z0: torch.Tensor, z1: torch.Tensor, steps: int) -> torch.Tensor:
-    """``steps`` points on the great circle from z0 to z1 (rows of [steps, latent_dim]).
-
-    Gaussian noise vectors live near a sphere of radius sqrt(latent_dim); a straight line
-    between two of them passes through the less likely inside, a spherical path does not.
-    """
-    if z0.shape != z1.shape or z0.ndim != 1:
-        raise ValueError(f"slerp needs two vectors of one shape, got {tuple(z0.shape)} and {tuple(z1.shape)}")
-    if steps < 2:
-        raise ValueError(f"steps = {steps}: need at least 2")
-    t = torch.linspace(0, 1, steps, dtype=z0.dtype).unsqueeze(1)
-    omega = torch.arccos(torch.dot(z0 / z0.norm(), z1 / z1.norm()).clamp(-1, 1))
-    if omega.abs() < 1e-6:  # (nearly) parallel: the straight line is the arc
-        return (1 - t) * z0 + t * z1
-    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / torch.sin(omega)

@@ -1,5 +1,5 @@
-"""Widget panels: hyperparameter sliders that edit a ``TrainConfig`` (``panel.result`` is what
-trains) and a class picker for a conditional generator."""
+"""Chapters 02-08: widget panels. Hyperparameter sliders that edit a ``TrainConfig``
+(``panel.result`` is what trains), and a class picker for a conditional generator."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ import torch
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import DATASETS
 from gan_helpers.display import Interactive, show_grid
-from gan_helpers.kinds import get_kind
 from gan_helpers.losses import GENERATOR_LOSSES, LOSSES
-from gan_helpers.models import generate
 from gan_helpers.notebook import small_run
+from gan_helpers.sampling import generate
 
 STYLE = {"description_width": "150px"}
 
@@ -29,7 +28,7 @@ def config_panel(config: TrainConfig) -> Interactive:
         example = "config_panel(TrainConfig.for_model('dcgan'))"
         raise ValueError(f"config_panel takes a TrainConfig, as in {example}; got {config!r}")
     base = small_run(config)
-    kind = get_kind(base.model)
+    kind = base.kind
     controls = {
         "num_epochs": widgets.IntSlider(
             base.num_epochs, min=1, max=max(100, base.num_epochs), description="epochs"
@@ -62,7 +61,7 @@ def config_panel(config: TrainConfig) -> Interactive:
 
 def kind_controls(config: TrainConfig) -> dict:
     """The controls of the settings only some model kinds have: the loss, dropout, the critic's."""
-    kind = get_kind(config.model)
+    kind = config.kind
     controls = stabilizer_controls(config) if kind.stabilizers else {}
     if not kind.critic and not kind.stabilizers:
         controls["generator_loss"] = widgets.Dropdown(
@@ -145,7 +144,7 @@ def class_picker(generator, class_names: Sequence[str], variants: int = 8) -> In
 
 def summary(config: TrainConfig) -> str:
     """One line describing a config, for the panel and the logs."""
-    kind = get_kind(config.model)
+    kind = config.kind
     text = (
         f"{config.model}: {config.num_epochs} epoch{'s' * (config.num_epochs > 1)}, "
         f"batch {config.batch_size}, "

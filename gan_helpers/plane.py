@@ -1,4 +1,4 @@
-"""GANs in the plane (chapter 07): 2-D data, small networks, a training loop that keeps frames,
+"""Chapter 07: GANs in the plane. 2-D data, small networks, a training loop that keeps frames,
 and the two numbers of the 2-D benchmarks (modes covered, share of high-quality points).
 
 In two dimensions everything a GAN does can be drawn: the real and generated points, the
@@ -20,17 +20,21 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from gan_helpers.checks import SEED_RANGE, SettingError, integer, number, one_of
-from gan_helpers.losses import GENERATOR_LOSSES, wasserstein_generator_loss
+from gan_helpers.kinds import KINDS
+from gan_helpers.losses import GENERATOR_LOSSES, NON_SATURATING, wasserstein_generator_loss
 from gan_helpers.steps import critic_step, gan_step, generator_step
 
-# What the generator minimises, by name: chapter 02's losses, and chapter 04's against a critic.
-OBJECTIVES = {**GENERATOR_LOSSES, "wgan-gp": wasserstein_generator_loss}
-CRITIC_OBJECTIVES = {"wgan-gp"}  # trained with a critic (a score, a penalty, n_critic steps), not a D(x)
+# What the generator minimises, by name: chapter 02's losses, and chapter 04's against a critic
+# for each model kind whose discriminator is one (the registry of kinds says which).
+OBJECTIVES = {
+    **GENERATOR_LOSSES,
+    **{kind.name: wasserstein_generator_loss for kind in KINDS.values() if kind.critic},
+}
 
 
 def is_critic(objective: str) -> bool:
-    """Whether ``objective`` trains a critic instead of a discriminator of probabilities."""
-    return objective in CRITIC_OBJECTIVES
+    """Whether ``objective`` trains a critic (a score, a penalty, n_critic steps), not a D(x)."""
+    return objective in KINDS and KINDS[objective].critic
 
 
 # --- Data: every distribution is a set of centres, each belonging to a mode, plus Gaussian noise.
@@ -156,7 +160,7 @@ class PointConfig:
     """What a 2-D run trains: the data, the objective and its settings. Bad values raise ValueError."""
 
     data: str = "ring"
-    objective: str = "non-saturating"  # or "saturating", "wgan-gp"
+    objective: str = NON_SATURATING  # or "saturating", "wgan-gp" (plane.OBJECTIVES)
     steps: int = 2000  # generator updates
     batch_size: int = 256
     lr_g: float = 1e-3
@@ -261,8 +265,8 @@ def train_points(
     """
     torch.manual_seed(config.seed)  # fixes the default networks' starting weights and the steps' noise
     data = DISTRIBUTIONS[config.data]()
-    generator = generator or PointGenerator(config.latent_dim, config.width)
-    discriminator = discriminator or PointDiscriminator(config.width)
+    generator = generator if generator is not None else PointGenerator(config.latent_dim, config.width)
+    discriminator = discriminator if discriminator is not None else PointDiscriminator(config.width)
     opt_g = torch.optim.Adam(generator.parameters(), lr=config.lr_g, betas=config.betas)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=config.lr_d, betas=config.betas)
     rng = torch.Generator().manual_seed(config.seed)  # the data's own stream

@@ -1,4 +1,4 @@
-"""What chapter 07 shows of a 2-D run: one frame (the field, the points and their push), an
+"""Chapter 07: what it shows of a 2-D run: one frame (the field, the points and their push), an
 animation, a slider over the frames, coverage over training, and the panel of its settings."""
 
 from __future__ import annotations

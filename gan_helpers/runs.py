@@ -14,7 +14,8 @@ from torch import nn
 from gan_helpers.config import TrainConfig, check_field_names
 from gan_helpers.files import atomic_save
 from gan_helpers.kinds import build_discriminator, build_generator
-from gan_helpers.models import generate_from, grid_labels, init_weights, is_conditional
+from gan_helpers.models import init_weights, is_conditional
+from gan_helpers.sampling import generate_from, grid_labels
 from gan_helpers.speed import adam, memory_format
 
 SAMPLE_COUNT = 100  # fixed noise vectors: a 10x10 grid watched over the whole run

@@ -1,4 +1,4 @@
-"""Checks that the quality metrics measure what they claim: real test images made worse step by
+"""Chapter 05: checks that the quality metrics measure what they claim: real test images made worse step by
 step (blurred, noised, classes removed, replaced by near-copies of a few training images), and
 what FD, precision and recall say at each step, in each feature space.
 

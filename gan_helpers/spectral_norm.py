@@ -1,5 +1,6 @@
-"""Spectral normalization written out (chapter 08), the discriminator that uses it, its
-initialisation, and the measurement chapter 08 plots.
+"""Chapter 08: spectral normalization written out, and the measurement chapter 08 plots (each
+layer's largest singular value); the SN-GAN's discriminator is with the other networks in
+``gan_helpers.models``.
 
 A layer's weight ``W`` is divided by its largest singular value ``sigma(W)``, so the layer can
 stretch no input by more than a factor 1 and the discriminator's slope stays bounded (Miyato et
@@ -13,12 +14,9 @@ use. Chapter 08 defines these in its cells; ``tools/export_code.py --check`` kee
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
-from torch.nn.utils import parametrizations
 
 
 class SpectralNorm(nn.Module):
@@ -67,47 +65,3 @@ def largest_singular_values(model: nn.Module) -> dict[str, float]:
     return values
 
 
-class SNDiscriminator(nn.Module):
-    """The DCGAN discriminator with spectral norm on every layer and no dropout (chapter 08).
-
-    Each layer's weight is divided by its largest singular value, so each stretches its input
-    by at most 1 and the whole network's slope is bounded: a discriminator that cannot become
-    arbitrarily sharp. ``spectral_norm=False`` gives the same network without it, for comparison.
-    """
-
-    def __init__(self, width: int = 64, spectral_norm: bool = True) -> None:
-        super().__init__()
-        normed = parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
-        self.net = nn.Sequential(
-            normed(nn.Conv2d(1, width, 4, stride=2, padding=1)),  # 14x14
-            nn.LeakyReLU(0.2),
-            normed(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1)),  # 7x7
-            nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            normed(nn.Linear(2 * width * 7 * 7, 1)),
-        )
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.net(images).flatten()
-
-
-def init_normalized(layer: nn.Module, power_steps: int = 15) -> None:
-    """A layer under PyTorch's spectral norm drawn afresh: PyTorch's default initialisation of its
-    weight and bias (what chapter 08's table measured; the normalization divides the scale out of
-    the forward pass, but it still sets how far each of Adam's steps moves the normalized weight),
-    and new singular-vector estimates for that weight, as the parametrization makes them."""
-    original = layer.parametrizations.weight.original
-    nn.init.kaiming_uniform_(original, a=math.sqrt(5))  # torch.nn.Conv2d's and Linear's own default
-    if layer.bias is not None:
-        bound = 1 / math.sqrt(original[0].numel())
-        nn.init.uniform_(layer.bias, -bound, bound)
-    norm = layer.parametrizations.weight[0]
-    matrix = original.detach().flatten(start_dim=1)
-    with torch.no_grad():
-        u = F.normalize(torch.randn_like(norm._u), dim=0, eps=norm.eps)
-        v = F.normalize(torch.randn_like(norm._v), dim=0, eps=norm.eps)
-        for _ in range(power_steps):
-            u = F.normalize(matrix @ v, dim=0, eps=norm.eps)
-            v = F.normalize(matrix.t() @ u, dim=0, eps=norm.eps)
-        norm._u.copy_(u)
-        norm._v.copy_(v)

@@ -25,8 +25,6 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from gan_helpers.kinds import get_kind
-
 StepFunction = Callable[[torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 WARMUP_CALLS = 3  # eager calls per phase before capture: lazy state (optimizer, cuDNN) settles first
 COMPILE_BACKEND = "inductor"  # torch.compile's default; the tests use "eager" to stay fast
@@ -99,17 +97,12 @@ def fast_twin(layer: nn.Module, penalty: bool) -> nn.Module | None:
     return None
 
 
-def penalizes_gradients(config) -> bool:
-    """Whether the discriminator's loss holds its own gradient (WGAN-GP's penalty, or R1)."""
-    return get_kind(config.model).critic or config.r1_weight > 0
-
-
 @contextmanager
 def fast_layers(run) -> Iterator[None]:
     """Swap the run's plain layers for their twins (and NHWC on the CPU) inside, back after."""
     swapped, hooks = [], []
     for model in (run.generator, run.discriminator):
-        penalty = model is run.discriminator and penalizes_gradients(run.config)
+        penalty = model is run.discriminator and run.config.penalizes_gradients
         for name, layer in list(model.named_modules(remove_duplicate=False)):
             twin = fast_twin(layer, penalty)
             if twin is not None:
@@ -138,8 +131,8 @@ def _to_channels_last(module: nn.Module, args: tuple) -> tuple:
 
 def memory_format(config) -> torch.memory_format:
     """Channels-last (NHWC) for convolutional models when the config asks; else the default."""
-    convolutional = get_kind(config.model).convolutional
-    return torch.channels_last if config.channels_last and convolutional else torch.contiguous_format
+    nhwc = config.channels_last and config.kind.convolutional
+    return torch.channels_last if nhwc else torch.contiguous_format
 
 
 def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | None = None) -> StepFunction:
@@ -154,7 +147,7 @@ def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | Non
     if cfg.compile:  # in place, so state_dict keys and checkpoints stay the same
         options = INDUCTOR_OPTIONS if COMPILE_BACKEND == "inductor" else None
         run.generator.compile(backend=COMPILE_BACKEND, options=options)
-        if not penalizes_gradients(cfg):  # a gradient penalty needs a double backward compile cannot do
+        if not cfg.penalizes_gradients:  # a gradient penalty needs a double backward compile cannot do
             run.discriminator.compile(backend=COMPILE_BACKEND, options=options)
     layout = memory_format(cfg)
 

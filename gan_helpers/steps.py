@@ -1,4 +1,5 @@
-"""The training steps, written out plainly: one update of each player per objective.
+"""Chapters 02, 04, 06 and 08: the training steps, written out plainly, one update of each
+player per objective.
 
 These are the code of chapters 02 (``gan_step``), 04 (``critic_step``, ``generator_step``, the
 n_critic schedule ``wgan_gp_train_step``), 06 (``conditional_train_step``) and 08
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -28,10 +29,20 @@ from gan_helpers.losses import (
     wasserstein_generator_loss,
 )
 
-if TYPE_CHECKING:  # annotations only: runs imports the model kinds, which import these steps
-    from gan_helpers.runs import Run
 
-Step = Callable[["Run", torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
+class Run(Protocol):
+    """What the engine's steps read of a training run (``gan_helpers.runs.Run`` is one): both
+    players and their optimizers, the settings, and how many batches were trained so far."""
+
+    generator: nn.Module
+    discriminator: nn.Module
+    opt_g: Optimizer
+    opt_d: Optimizer
+    config: Any  # a TrainConfig: generator_loss, n_critic, gp_weight, loss, r1_weight
+    step: int
+
+
+Step = Callable[[Run, torch.Tensor, torch.Tensor], dict[str, torch.Tensor]]
 
 
 @contextmanager

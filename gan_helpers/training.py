@@ -1,5 +1,5 @@
-"""The training engine: ``train(run, step=...)`` runs any step on every batch until the run's
-epochs are done.
+"""Chapter 02 and every training chapter after it: the engine. ``train(run, step=...)`` runs any
+step on every batch until the run's epochs are done.
 
 A learner's own ``step(run, real, labels) -> metrics`` trains exactly like the package's
 (``gan_helpers.steps``). The engine adds what a long run needs (progress bar, history, sample
@@ -22,7 +22,7 @@ from gan_helpers.data import BatchIterator, ImageData, load_dataset, take_subset
 from gan_helpers.evaluation import SPACES, Reference, tracked_quality
 from gan_helpers.files import DiskFullError, atomic_write, remove_run_files, run_folder
 from gan_helpers.images import save_grid
-from gan_helpers.kinds import KINDS, get_kind
+from gan_helpers.kinds import KINDS
 from gan_helpers.plots import plot_run
 from gan_helpers.runs import Run, new_run, save_checkpoint, update_average
 from gan_helpers.speed import StepFunction, fast_layers, with_fast_paths
@@ -35,18 +35,13 @@ class TrainingDivergedError(RuntimeError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 
 
-def default_step(model: str) -> Step:
-    """The package's step for a model kind."""
-    return get_kind(model).step
-
-
 def make_step(run: Run, step: Step | None = None) -> StepFunction:
     """``step`` (default: the model's own) bound to ``run``, wrapped in the config's fast paths.
 
     CUDA graphs replay only the package's own steps, whose phases are known: a graph records
     one path through the code, and a step of yours may branch on anything.
     """
-    step = step or default_step(run.config.model)
+    step = step or run.config.kind.step
     phase = {kind.step: kind.phase for kind in KINDS.values()}.get(step)
     return with_fast_paths(
         run, lambda real, labels: step(run, real, labels), None if phase is None else lambda: phase(run)
@@ -125,7 +120,7 @@ def record(run: Run, averager: MetricAverager, per_epoch: int) -> dict[str, floa
         )
     # Every series gets a value, so all stay aligned with "step"; NaN marks a window without
     # that update (possible for loss_g of WGAN-GP when log_every < n_critic).
-    keys = get_kind(run.config.model).metrics
+    keys = run.config.kind.metrics
     keys = [*keys, *(key for key in means if key not in keys)]  # a learner's step may add metrics
     entry = {"step": run.step, "epoch": run.epoch + run.batch / per_epoch}
     entry |= {key: means.get(key, math.nan) for key in keys}
@@ -285,7 +280,9 @@ def run_epochs(
                     return
             record(run, averager, len(batches))
             quality = end_epoch(run, references)
-            if quality:  # one line an epoch, with or without the progress bar
-                bar.write(quality) if progress else print(quality, flush=True)
+            if quality and progress:  # one line an epoch, with or without the progress bar
+                bar.write(quality)
+            elif quality:
+                print(quality, flush=True)
             if on_log is not None:
                 on_log(run)  # the epoch's last entry: a live view draws its final frame

@@ -3,18 +3,15 @@ generators, the classifier and the encoder shipped in ``gan_helpers/weights/``, 
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from gan_helpers.checks import RefusalError
-from gan_helpers.config import ClassifierConfig, TrainConfig
-from gan_helpers.encoder import Encoder, encoder_from_state
+from gan_helpers.config import TrainConfig
 from gan_helpers.files import atomic_save
 from gan_helpers.kinds import MODEL_KINDS, build_generator, get_kind
-from gan_helpers.models import FashionClassifier
 from gan_helpers.runs import load_weights, read_checkpoint
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -112,34 +109,6 @@ def load_history(kind: str) -> dict[str, list[float]]:
     """The training history (losses per logged batch) stored with a shipped generator."""
     get_kind(kind)
     return read_checkpoint(WEIGHTS_DIR / f"{kind}.pt")["history"]
-
-
-def save_classifier(model: nn.Module, config: ClassifierConfig, accuracy: float, path) -> Path:
-    """Save the trained classifier with its config and test accuracy."""
-    state = {"format": 1, "kind": "classifier", "config": asdict(config),
-             "test_accuracy": accuracy, "classifier": model.state_dict()}  # fmt: skip
-    return atomic_save(state, path)
-
-
-def load_classifier(path: str | Path = WEIGHTS_DIR / "classifier.pt", device="cpu") -> FashionClassifier:
-    """The trained classifier (the shipped one by default), in eval mode."""
-    state = read_checkpoint(path)
-    if state["kind"] != "classifier":
-        raise ValueError(f"{path} holds a {state['kind']!r} model, not the classifier")
-    with torch.random.fork_rng(devices=[]):  # its random first weights are overwritten anyway:
-        model = FashionClassifier()  # drawing them must not move a training run's random state
-    model.load_state_dict(state["classifier"])
-    model.test_accuracy = state["test_accuracy"]
-    return model.to(device).eval()
-
-
-def load_encoder(path: str | Path = WEIGHTS_DIR / "encoder.pt", device="cpu") -> Encoder:
-    """The label-free encoder of the metrics' second space (the shipped one by default), in eval mode."""
-    state = read_checkpoint(path)
-    if state["kind"] != "encoder":
-        kind = state["kind"]
-        raise ValueError(f"{path} holds a {kind!r} model, not the encoder; train one with train-encoder")
-    return encoder_from_state(state).to(device)
 
 
 def shipped_names() -> list[str]:

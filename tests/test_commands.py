@@ -22,11 +22,11 @@ from gan_helpers.checks import SettingError
 from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import ImageData, check_data_root, load_dataset
-from gan_helpers.encoder import EncoderConfig
+from gan_helpers.encoder import EncoderConfig, load_encoder
 from gan_helpers.kinds import MODEL_KINDS, build_generator
-from gan_helpers.models import generate
 from gan_helpers.runs import load_run, read_checkpoint, save_checkpoint
-from gan_helpers.weights import WEIGHTS_DIR, export_generator, load_encoder
+from gan_helpers.sampling import generate
+from gan_helpers.weights import WEIGHTS_DIR, export_generator
 from tests.helpers import tiny_config, tiny_data
 
 

@@ -8,7 +8,7 @@ import torch
 from gan_helpers.data import load_fashion_mnist, scale
 from gan_helpers.evaluation import Reference, conditional_accuracy, evaluate_generator
 from gan_helpers.kinds import build_generator
-from gan_helpers.models import cycled_labels, generate, grid_labels
+from gan_helpers.sampling import cycled_labels, generate, grid_labels
 
 
 def test_conditional_accuracy_counts_hits_per_requested_class():

@@ -8,7 +8,7 @@ import torch
 from gan_helpers import data
 from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
-from gan_helpers.models import generate
+from gan_helpers.sampling import generate
 from gan_helpers.weights import load_generator
 from tests.helpers import tiny_spec, write_fake_dataset, write_idx
 

@@ -7,13 +7,14 @@ import torch
 from PIL import Image
 
 from gan_helpers import evaluation, metrics, weights
+from gan_helpers.classifier import ClassifierConfig, FashionClassifier, train_classifier
 from gan_helpers.cli import main
-from gan_helpers.config import ClassifierConfig, TrainConfig
+from gan_helpers.config import TrainConfig
 from gan_helpers.data import CLASS_NAMES, ImageData, load_dataset
-from gan_helpers.evaluation import format_table, train_classifier
+from gan_helpers.evaluation import format_table
 from gan_helpers.images import make_gif, save_grid
-from gan_helpers.models import FashionClassifier, generate, slerp
 from gan_helpers.runs import new_run, save_checkpoint
+from gan_helpers.sampling import generate, slerp
 from tests.helpers import tiny_spec, write_fake_dataset
 
 

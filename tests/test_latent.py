@@ -12,11 +12,12 @@ import pytest
 import torch
 from PIL import Image
 
+from gan_helpers.classifier import load_classifier
 from gan_helpers.images import on_dark_background, read_image
 from gan_helpers.latent import edit, invert, latent_direction, pixel_error, truncated_noise
 from gan_helpers.latent_views import InversionPanel, uploaded_file
-from gan_helpers.models import generate_from
-from gan_helpers.weights import load_classifier, load_pretrained
+from gan_helpers.sampling import generate_from
+from gan_helpers.weights import load_pretrained
 
 
 @pytest.fixture(scope="module")

@@ -38,8 +38,9 @@ def module_docstrings() -> dict[str, str]:
 
 def test_the_readme_lists_every_module_and_only_those():
     readme = (project_dir() / "README.md").read_text()
-    section = readme.split("The package, `gan_helpers/`, has", 1)[1].split("\n\n", 1)[0]
-    listed = set(re.findall(r"`(\w+)` \(", section))
+    section = readme.split("The package, `gan_helpers/`, has", 1)[1].split("| module |", 1)[1]
+    rows = section.split("\n\n", 1)[0].splitlines()[2:]  # after the heading and its rule
+    listed = {re.match(r"\| `(\w+)` \|", row).group(1) for row in rows}
     modules = {name for name in module_docstrings() if name != "__init__"}
     assert listed == modules, (
         f"README lists {sorted(listed - modules)} too many, {sorted(modules - listed)} missing"
@@ -79,3 +80,34 @@ def test_code_names_no_dates_or_machines_of_a_particular_run():
     for path in [*PACKAGE.glob("*.py"), *(project_dir() / "benchmarks").glob("*.py")]:
         found = [line.strip() for line in path.read_text().splitlines() if pattern.search(line)]
         assert found == [], f"{path.name}: {found}"
+
+
+def imports_of(path) -> set[str]:
+    """The package's modules that ``path`` imports, anywhere in it (type-checking blocks included)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("gan_helpers."):
+            found.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("gan_helpers."))
+    return found
+
+
+def test_the_modules_import_each_other_as_a_tree_with_no_cycle():
+    """Each module builds only on modules below it, so the package reads top-down: command ->
+    config -> run -> engine -> steps -> networks. A cycle, even one closed by a typing-only import,
+    would mean two modules that each need the other to be understood."""
+    graph = {path.stem: imports_of(path) - {path.stem} for path in PACKAGE.glob("*.py")}
+    state: dict[str, str] = {}
+
+    def visit(module: str, trail: list[str]) -> None:
+        if state.get(module) == "done":
+            return
+        assert state.get(module) != "open", f"import cycle: {' -> '.join([*trail, module])}"
+        state[module] = "open"
+        for imported in sorted(graph.get(module, ())):
+            visit(imported, [*trail, module])
+        state[module] = "done"
+
+    for module in sorted(graph):
+        visit(module, [])

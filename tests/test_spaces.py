@@ -16,11 +16,12 @@ from gan_helpers.encoder import (
     augment,
     contrastive_loss,
     encoder_state,
+    load_encoder,
     train_encoder,
 )
 from gan_helpers.evaluation import SPACES, Reference, evaluation_report
 from gan_helpers.sensitivity import format_sensitivity, sensitivity_table, within_class_share
-from gan_helpers.weights import WEIGHTS_DIR, load_encoder, load_pretrained
+from gan_helpers.weights import WEIGHTS_DIR, load_pretrained
 
 
 @pytest.fixture(scope="module")

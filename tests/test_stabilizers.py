@@ -20,8 +20,9 @@ from gan_helpers.losses import (
     least_squares_generator_loss,
     r1_penalty,
 )
+from gan_helpers.models import SNDiscriminator
 from gan_helpers.runs import new_run
-from gan_helpers.spectral_norm import SNDiscriminator, SpectralNorm, largest_singular_values
+from gan_helpers.spectral_norm import SpectralNorm, largest_singular_values
 from gan_helpers.speed import PenaltyLeakyReLU, fast_layers
 from gan_helpers.steps import stabilized_train_step
 

@@ -12,7 +12,6 @@ import torch
 from gan_helpers import data, files
 from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
-from gan_helpers.models import generate_from
 from gan_helpers.runs import (
     load_run,
     make_average,
@@ -21,6 +20,7 @@ from gan_helpers.runs import (
     save_checkpoint,
     update_average,
 )
+from gan_helpers.sampling import generate_from
 from gan_helpers.training import TrainingDivergedError, train
 from gan_helpers.weights import export_generator, load_generator
 from tests.helpers import same_weights, tiny_config, tiny_data, tiny_spec

@@ -6,7 +6,7 @@ from __future__ import annotations
 from gan_helpers.config import SAMPLES_DIR
 from gan_helpers.images import save_grid
 from gan_helpers.kinds import MODEL_KINDS
-from gan_helpers.models import generate
+from gan_helpers.sampling import generate
 from gan_helpers.weights import load_pretrained
 
 if __name__ == "__main__":
