@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import subprocess
 import sys
 from pathlib import Path
-from queue import Empty
 
 import nbformat
 import pytest
@@ -109,35 +107,3 @@ def test_the_package_requirements_admit_colabs_pinned_versions():
         if name in requirements:
             refused = f"{requirements[name]} refuses Colab's {version}"
             assert requirements[name].specifier.contains(version), refused
-
-
-class MissedWakeUp:
-    """A channel whose first wait misses a message that has arrived: it sits out its whole
-    timeout, as nbclient's wait did on widget cells; any later wait finds the message."""
-
-    def __init__(self, message: dict | None):
-        self.message, self.timeouts = message, []
-
-    async def get_msg(self, timeout: float | None = None) -> dict:
-        self.timeouts.append(timeout)
-        if len(self.timeouts) == 1 or self.message is None:
-            await asyncio.sleep(timeout)
-            raise Empty
-        return self.message
-
-
-def test_the_colab_runner_waits_in_slices_so_a_missed_message_costs_one_slice(monkeypatch):
-    from tests.colab import run_notebook
-
-    monkeypatch.setattr(run_notebook, "SLICE_S", 0.01)
-    channel = MissedWakeUp({"msg_type": "execute_reply"})
-    reply = asyncio.run(run_notebook.in_slices(channel.get_msg)(timeout=300))
-    assert reply == {"msg_type": "execute_reply"}
-    assert channel.timeouts == [0.01, 0.01]  # not one wait of 300 s
-    silent = MissedWakeUp(None)
-    with pytest.raises(Empty):  # a kernel that never answers still times out, at the deadline
-        asyncio.run(run_notebook.in_slices(silent.get_msg)(timeout=0.05))
-    assert len(silent.timeouts) > 1 and max(silent.timeouts) <= 0.01
-    waits_forever = MissedWakeUp({"msg_type": "status"})
-    assert asyncio.run(run_notebook.in_slices(waits_forever.get_msg)(timeout=None))["msg_type"] == "status"
-    assert waits_forever.timeouts == [0.01, 0.01]

@@ -6,7 +6,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_helpers import evaluation, metrics, weights
+from gan_helpers import classifier, evaluation, metrics
 from gan_helpers.classifier import ClassifierConfig, FashionClassifier, train_classifier
 from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
@@ -42,8 +42,8 @@ def test_classifier_learns_and_round_trips(tmp_path):
     config = ClassifierConfig(num_epochs=5, batch_size=10, lr=5e-3)
     model, accuracy = train_classifier(config, data, data, "cpu")
     assert accuracy > 0.8
-    path = weights.save_classifier(model, config, accuracy, tmp_path / "c.pt")
-    loaded = weights.load_classifier(path)
+    path = classifier.save_classifier(model, config, accuracy, tmp_path / "c.pt")
+    loaded = classifier.load_classifier(path)
     assert loaded.test_accuracy == accuracy
     assert torch.equal(evaluation.predict(loaded, data.images), evaluation.predict(model, data.images))
     assert evaluation.extract_features(loaded, data.images).shape == (100, 128)
@@ -55,12 +55,12 @@ def test_wrong_file_is_refused_as_classifier(fake_root, tmp_path):
     run = new_run(TrainConfig.for_model("mlp", device="cpu", data_root=str(fake_root)))
     path = save_checkpoint(run, tmp_path / "g.pt")
     with pytest.raises(ValueError, match="holds a 'mlp' model, not the classifier"):
-        weights.load_classifier(path)
+        classifier.load_classifier(path)
 
 
 def test_evaluate_command_prints_a_row_per_model(fake_root, tmp_path, monkeypatch, capsys):
-    saved = weights.save_classifier(FashionClassifier().eval(), ClassifierConfig(), 0.5, tmp_path / "c.pt")
-    real_load = weights.load_classifier
+    saved = classifier.save_classifier(FashionClassifier().eval(), ClassifierConfig(), 0.5, tmp_path / "c.pt")
+    real_load = classifier.load_classifier
     monkeypatch.setattr(evaluation, "load_classifier", lambda device="cpu": real_load(saved, device))
     run = new_run(TrainConfig.for_model("dcgan", device="cpu", data_root=str(fake_root)))
     checkpoint = save_checkpoint(run, tmp_path / "dcgan.pt")
