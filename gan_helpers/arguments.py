@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from gan_helpers.augment import AUGMENTS
 from gan_helpers.checks import DEVICES
 from gan_helpers.config import SAMPLES_DIR
 from gan_helpers.data import DATASETS
+from gan_helpers.image_folder import CHANNELS, IMAGE_SIZES
 from gan_helpers.kinds import MODEL_KINDS
 from gan_helpers.losses import LOSSES
 
@@ -47,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     train = commands.add_parser(
         "train",
-        help="train a GAN on Fashion-MNIST (or another MNIST-format dataset)",
+        help="train a GAN on Fashion-MNIST, another MNIST-format dataset, or a folder of your own images",
         description="Train a GAN; writes sample grids, loss curves, history.json and "
         "checkpoint.pt under OUTPUT_DIR/RUN_NAME/. Unset options take the model's defaults.",
     )
@@ -73,7 +75,25 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="fixes weights, noise and data order (default 0)")
     train.add_argument("--device", choices=DEVICES, help="where to train (default auto)")
     train.add_argument("--subset", type=float, help="share of the training set, in (0, 1]")
-    train.add_argument("--data-root", help="where Fashion-MNIST is kept (default: the repository's data/)")
+    train.add_argument(
+        "--data-dir", metavar="DIR",
+        help="train on your own images: any folder of PNG/JPEG/BMP/WebP files, searched recursively; "
+        "one subfolder per class makes classes (for cgan)",
+    )  # fmt: skip
+    folder_help = {
+        "--image-size": (IMAGE_SIZES, "--data-dir: pixels a side (default 32)"),
+        "--channels": (CHANNELS, "--data-dir: 1 grey, 3 colour (default 3 if any image has colour)"),
+    }
+    for flag, (choices, what) in folder_help.items():
+        train.add_argument(flag, type=int, choices=choices, help=what)
+    train.add_argument(
+        "--augment", choices=AUGMENTS,
+        help="augment real and fake images before the discriminator: diff (always) or adaptive (as much as "
+        "it overfits); for little data (default none)",
+    )  # fmt: skip
+    train.add_argument(
+        "--data-root", help="where the datasets, and the cache of --data-dir, are kept (default: data/)"
+    )
     train.add_argument("--output-dir", help="parent folder of the run (default: generated_samples/)")
     train.add_argument("--run-name", help="folder name of the run (default: the model name)")
     train.add_argument("--log-every", type=int, help="batches between history entries")

@@ -72,7 +72,7 @@ def run_train(args: argparse.Namespace) -> int:
         run = new_run(TrainConfig.for_model(args.model, **overrides))
     for change in run.changes:
         print(f"Resuming with {change}", flush=True)
-    if not Path(run.config.data_root).exists():
+    if not run.config.data_dir and not Path(run.config.data_root).exists():
         print(f"{run.config.data_root} does not exist yet: the data will be put there", flush=True)
     print(f"Training {run.config.model} on {run.device} -> {run.run_dir}/", flush=True)
     try:

@@ -8,6 +8,7 @@ import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gan_helpers.augment import AUGMENTS
 from gan_helpers.checks import (
     SEED_RANGE,
     SettingError,
@@ -19,10 +20,13 @@ from gan_helpers.checks import (
     text,
 )
 from gan_helpers.data import DATA_DIR, DATASETS, check_data_root, get_spec, project_dir
+from gan_helpers.image_folder import CHANNELS, DEFAULT_SIZE, IMAGE_SIZES, check_folder
 from gan_helpers.kinds import KINDS, MODEL_KINDS, ModelKind, get_kind
 from gan_helpers.losses import GENERATOR_LOSSES, LOSSES, NON_SATURATING
+from gan_helpers.models import IMAGE_SHAPE
 
 SAMPLES_DIR = project_dir() / "generated_samples"
+DEFAULT_DATASET = "fashion-mnist"
 
 
 
@@ -35,7 +39,7 @@ class TrainConfig:
     """
 
     model: str = "dcgan"
-    dataset: str = "fashion-mnist"  # see gan_helpers.data.DATASETS
+    dataset: str = DEFAULT_DATASET  # see gan_helpers.data.DATASETS
     num_epochs: int = 10
     batch_size: int = 128
     lr_g: float = 2e-4
@@ -52,7 +56,12 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     subset: float = 1.0  # share of the training set to use, in (0, 1]
-    data_root: str = str(DATA_DIR)
+    data_dir: str = ""  # chapter 10: a folder of your own images to train on instead of dataset
+    image_size: int = 0  # a folder's images: 28, 32 or 64 pixels (0: 32; the MNIST-format sets are 28)
+    channels: int = 0  # a folder's images: 1 (grey) or 3 (colour) (0: 3 if any image has colour)
+    folder_classes: tuple[str, ...] = ()  # filled in from data_dir by new_run: its subfolders' names
+    augment: str = "none"  # chapter 10: augmentation before the discriminator (see augment.AUGMENTS)
+    data_root: str = str(DATA_DIR)  # where the datasets (and the cache of data_dir's images) are kept
     output_dir: str = str(SAMPLES_DIR)
     run_name: str = ""  # empty: the model kind
     sample_every: int = 1  # epochs between saved sample grids
@@ -83,6 +92,8 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         self.betas = tuple(self.betas) if isinstance(self.betas, (tuple, list)) else self.betas
+        if isinstance(self.folder_classes, list):  # as a checkpoint's plain data gives it back
+            self.folder_classes = tuple(self.folder_classes)
         self._validate()
         object.__setattr__(self, "_checked", True)
 
@@ -108,6 +119,7 @@ class TrainConfig:
         for name in ("data_root", "output_dir", "run_name"):
             text(f"TrainConfig.{name}", getattr(self, name), "a string (a path)")
         check_data_root("TrainConfig.data_root", self.data_root, self.dataset)
+        self._check_images()
         if self.run_name and (Path(self.run_name).name != self.run_name or self.run_name in (".", "..")):
             raise SettingError(
                 "TrainConfig.run_name", self.run_name,
@@ -136,6 +148,47 @@ class TrainConfig:
                 f"this setting; use model={having[0].name!r} or leave it at its default",
             )  # fmt: skip
 
+    def _check_images(self) -> None:
+        """Chapter 10's settings: a folder that exists, and sizes and channels for it alone."""
+        text("TrainConfig.data_dir", self.data_dir, "a string (a folder of images; empty: use dataset)")
+        one_of("TrainConfig.image_size", self.image_size, (0, *IMAGE_SIZES))
+        one_of("TrainConfig.channels", self.channels, (0, *CHANNELS))
+        one_of("TrainConfig.augment", self.augment, AUGMENTS)
+        if self.augment == "adaptive" and self.kind.critic:
+            raise SettingError(
+                "TrainConfig.augment", self.augment,
+                f"adaptive reads the sign of a discriminator's logits, and {self.model}'s critic gives "
+                "unbounded scores; use augment='diff' with it",
+            )  # fmt: skip
+        names = self.folder_classes
+        if not isinstance(names, tuple) or not all(isinstance(name, str) for name in names):
+            raise SettingError("TrainConfig.folder_classes", self.folder_classes, "must be a tuple of names")
+        if self.data_dir:
+            check_folder("TrainConfig.data_dir", self.data_dir)
+            if self.dataset != DEFAULT_DATASET:
+                raise SettingError(
+                    "TrainConfig.dataset", self.dataset,
+                    "data_dir already says what to train on; give either a folder or a dataset, not both",
+                )  # fmt: skip
+            return
+        title = get_spec(self.dataset).title
+        for name, own in (("image_size", 28), ("channels", 1)):
+            if getattr(self, name) not in (0, own):
+                raise SettingError(
+                    f"TrainConfig.{name}", getattr(self, name),
+                    f"{title} is 28x28 grey; {name} applies to a folder of your own images (data_dir)",
+                )  # fmt: skip
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of the training images, which the networks are built for."""
+        if not self.data_dir:
+            return IMAGE_SHAPE
+        if not self.channels:
+            raise ValueError("the channels of data_dir's images are known once new_run has read the folder")
+        side = self.image_size or DEFAULT_SIZE
+        return (self.channels, side, side)
+
     @property
     def kind(self) -> ModelKind:
         """The model kind's entry in ``kinds.KINDS``: its networks, step and facts, looked up once here."""
@@ -153,8 +206,8 @@ class TrainConfig:
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        """The dataset's class names, label 0 first."""
-        return get_spec(self.dataset).class_names
+        """The classes of the training images, label 0 first (a folder's: its subfolders)."""
+        return self.folder_classes if self.data_dir else get_spec(self.dataset).class_names
 
     @property
     def num_classes(self) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gan_helpers.checks import SettingError
+from gan_helpers.checks import SettingError, integer, number
 
 
 def project_dir() -> Path:
@@ -178,9 +178,10 @@ def load_dataset(
         source = _fetch(spec, raw_dir, system_dir, download, train)
     images = read_idx(_find(source, stems[0]))
     labels_path = _find(source, stems[1])
-    return _check(spec, images, read_idx(labels_path), labels_path, train)
+    return verify_split(spec, images, read_idx(labels_path), labels_path, train)
 
 
+OWN_FOLDERS = ("folders", "demo")  # what the project keeps in a data root beside the datasets (chapter 10)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 
 
@@ -194,7 +195,7 @@ def check_data_root(setting: str, root: str | Path, dataset: str) -> None:
         raise SettingError(setting, str(root), rule)
     if not root.is_dir() or all(_find(root / spec.folder / "raw", stem) for stem in spec.file_stems[True]):
         return
-    ours = {known.folder for known in DATASETS.values()}
+    ours = {known.folder for known in DATASETS.values()} | set(OWN_FOLDERS)
     foreign = sorted(entry.name for entry in root.iterdir() if entry.name not in ours)
     foreign = [name for name in foreign if not name.startswith(".")]  # .gitkeep, .DS_Store
     if not foreign:
@@ -207,7 +208,8 @@ def check_data_root(setting: str, root: str | Path, dataset: str) -> None:
         setting, str(root),
         f"holds {what} ({listing}) and no {spec.title}; a dataset is copied or downloaded only into a "
         f"new or empty folder, or one that holds datasets ({spec.folder}/raw/), so nothing of yours is "
-        "mixed with it. Give such a folder (the default is the project's data/)",
+        "mixed with it. To train on your own images, give their folder as data_dir (--data-dir); "
+        "keep data_root (--data-root) for the datasets (the default is the project's data/)",
     )  # fmt: skip
 
 
@@ -272,8 +274,11 @@ def copy_from_system(system_dir: Path, raw_dir: Path, spec: DatasetSpec = FASHIO
     return True
 
 
-def _check(spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, labels_path: Path, train: bool):
-    """Verify shapes, sizes and labels, so a bad copy fails here and not mid-training."""
+def verify_split(
+    spec: DatasetSpec, images: np.ndarray, labels: np.ndarray, labels_path: Path, train: bool
+) -> ImageData:
+    """A split read from disk, verified (shapes, sizes, labels): a bad copy of the files fails here,
+    with the fix, and not mid-training. The files' content, not a setting: no ``checks`` helper."""
     expected = spec.split_sizes[train]
     split = "training" if train else "test"
     classes = len(spec.class_names)
@@ -321,11 +326,8 @@ def take_subset(data: ImageData, size: int | float, seed: int = 0) -> ImageData:
     """A random subset: ``size`` images if an int, that share of them if a float in (0, 1]."""
     total = len(data)
     if isinstance(size, float):
-        if not 0.0 < size <= 1.0:
-            raise ValueError(f"subset share must be in (0, 1], got {size}")
-        size = max(1, round(size * total))
-    if not 1 <= size <= total:
-        raise ValueError(f"subset size must be between 1 and {total}, got {size}")
+        size = max(1, round(number("subset", size, 0.0, 1.0) * total))
+    size = integer("subset", size, 1, total)
     keep = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:size].sort().values
     return ImageData(data.images[keep], data.labels[keep], data.class_names, data.train)
 
@@ -348,8 +350,7 @@ class BatchIterator:
         drop_last: bool = False,
         seed: int = 0,
     ) -> None:
-        if not 1 <= batch_size <= len(data):
-            raise ValueError(f"batch_size must be between 1 and {len(data)}, got {batch_size}")
+        batch_size = integer("batch_size", batch_size, 1, len(data))
         self.device = torch.device(device)
         self.images = scale(data.images).to(self.device)
         self.labels = data.labels.to(self.device)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from torch import nn
 
 from gan_helpers.models import (
+    IMAGE_SHAPE,
     ConditionalGenerator,
     Critic,
     DCGANDiscriminator,
@@ -18,6 +19,7 @@ from gan_helpers.models import (
     MLPDiscriminator,
     MLPGenerator,
     ProjectionDiscriminator,
+    Shape,
     SNDiscriminator,
     init_weights,
 )
@@ -63,9 +65,9 @@ class ModelKind:
     name: str
     title: str  # for plots and tables
     chapter: str  # the notebook that teaches it
-    generator: Callable[[int, int], nn.Module]  # (latent_dim, num_classes) -> generator
-    # (num_classes, dropout, spectral_norm) -> discriminator or critic, where each one applies
-    discriminator: Callable[[int, float, bool], nn.Module]
+    generator: Callable[[int, int, Shape], nn.Module]  # (latent_dim, num_classes, image_shape) -> generator
+    # (num_classes, dropout, spectral_norm, image_shape) -> discriminator or critic, where each one applies
+    discriminator: Callable[[int, float, bool, Shape], nn.Module]
     step: Step  # the package's step for this kind
     defaults: dict = field(default_factory=dict)  # recommended TrainConfig values
     critic: bool = False  # scores instead of probabilities: Wasserstein losses and a gradient penalty
@@ -99,37 +101,45 @@ KINDS = {
     for kind in (
         ModelKind(
             "mlp", "MLP GAN", "02_mlp_gan",
-            generator=lambda latent_dim, classes: MLPGenerator(latent_dim),
-            discriminator=lambda classes, dropout, normed: MLPDiscriminator(),
+            generator=lambda latent_dim, classes, shape: MLPGenerator(latent_dim, shape),
+            discriminator=lambda classes, dropout, normed, shape: MLPDiscriminator(shape),
             step=gan_train_step, convolutional=False,
             defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 40},
         ),
         ModelKind(
             "dcgan", "DCGAN", "03_dcgan",
-            generator=lambda latent_dim, classes: DCGANGenerator(latent_dim),
-            discriminator=lambda classes, dropout, normed: DCGANDiscriminator(dropout=dropout),
+            generator=lambda latent_dim, classes, shape: DCGANGenerator(latent_dim, image_shape=shape),
+            discriminator=lambda classes, dropout, normed, shape: DCGANDiscriminator(
+                dropout=dropout, image_shape=shape
+            ),
             step=gan_train_step, dropout=True,
             defaults={"lr_g": 4e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10,
                       "batch_size": 32, "dropout": 0.0},
         ),
         ModelKind(
             "wgan-gp", "WGAN-GP", "04_wgan_gp",
-            generator=lambda latent_dim, classes: DCGANGenerator(latent_dim),
-            discriminator=lambda classes, dropout, normed: Critic(),
+            generator=lambda latent_dim, classes, shape: DCGANGenerator(latent_dim, image_shape=shape),
+            discriminator=lambda classes, dropout, normed, shape: Critic(image_shape=shape),
             step=wgan_gp_train_step, critic=True, phase=moves_generator,
             defaults={"lr_g": 1e-4, "lr_d": 1e-4, "betas": (0.5, 0.9), "num_epochs": 20},
         ),
         ModelKind(
             "cgan", "conditional GAN", "06_conditional_gan",
-            generator=lambda latent_dim, classes: ConditionalGenerator(latent_dim, classes),
-            discriminator=lambda classes, dropout, normed: ProjectionDiscriminator(classes, dropout=dropout),
+            generator=lambda latent_dim, classes, shape: ConditionalGenerator(
+                latent_dim, classes, image_shape=shape
+            ),
+            discriminator=lambda classes, dropout, normed, shape: ProjectionDiscriminator(
+                classes, dropout=dropout, image_shape=shape
+            ),
             step=conditional_train_step, conditional=True, dropout=True,
             defaults={"lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 10},
         ),
         ModelKind(
             "sngan", "SN-GAN", "08_stabilizing_gans",
-            generator=lambda latent_dim, classes: DCGANGenerator(latent_dim),
-            discriminator=lambda classes, dropout, normed: SNDiscriminator(spectral_norm=normed),
+            generator=lambda latent_dim, classes, shape: DCGANGenerator(latent_dim, image_shape=shape),
+            discriminator=lambda classes, dropout, normed, shape: SNDiscriminator(
+                spectral_norm=normed, image_shape=shape
+            ),
             step=stabilized_train_step, stabilizers=True,
             defaults={"lr_g": 4e-4, "lr_d": 2e-4, "betas": (0.5, 0.999), "num_epochs": 5, "batch_size": 32,
                       "loss": "hinge", "spectral_norm": True, "r1_weight": 0.1},
@@ -146,20 +156,26 @@ def get_kind(name: str) -> ModelKind:
     return KINDS[name]
 
 
-def build_generator(kind: str, latent_dim: int = 100, num_classes: int = 10) -> nn.Module:
+def build_generator(
+    kind: str, latent_dim: int = 100, num_classes: int = 10, image_shape: Shape = IMAGE_SHAPE
+) -> nn.Module:
     """The generator for a model kind, initialised (``num_classes`` matters for conditional kinds)."""
-    generator = get_kind(kind).generator(latent_dim, num_classes)
+    generator = get_kind(kind).generator(latent_dim, num_classes, tuple(image_shape))
     generator.apply(init_weights)
     return generator
 
 
 def build_discriminator(
-    kind: str, num_classes: int = 10, dropout: float = 0.3, spectral_norm: bool | None = None
+    kind: str,
+    num_classes: int = 10,
+    dropout: float = 0.3,
+    spectral_norm: bool | None = None,
+    image_shape: Shape = IMAGE_SHAPE,
 ) -> nn.Module:
     """The discriminator (or critic) for a model kind, initialised (``dropout`` and
     ``spectral_norm`` where it has them; ``spectral_norm=None``: the kind's default)."""
     if spectral_norm is None:
         spectral_norm = get_kind(kind).defaults.get("spectral_norm", False)
-    discriminator = get_kind(kind).discriminator(num_classes, dropout, spectral_norm)
+    discriminator = get_kind(kind).discriminator(num_classes, dropout, spectral_norm, tuple(image_shape))
     discriminator.apply(init_weights)
     return discriminator

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gan_helpers.checks import check_seed
-from gan_helpers.models import is_conditional
+from gan_helpers.checks import check_seed, integer
+from gan_helpers.models import IMAGE_SHAPE, is_conditional
 from gan_helpers.sampling import eval_mode
 
 # --- Truncation.
@@ -103,10 +103,13 @@ def invert(
 
 def starting_points(generator, targets, starts, seed, labels):
     """Targets on the generator's device, and ``starts`` noise vectors per target (and class)."""
-    if starts < 1:
-        raise ValueError(f"starts = {starts!r}: must be at least 1")
-    if targets.ndim != 4 or targets.shape[1:] != (1, 28, 28):
-        raise ValueError(f"targets must be images of shape [N, 1, 28, 28], got {tuple(targets.shape)}")
+    starts = integer("starts", starts, 1)
+    shape = getattr(generator, "image_shape", IMAGE_SHAPE)  # a generator of one's own may not say
+    if targets.ndim != 4 or tuple(targets.shape[1:]) != shape:
+        raise ValueError(
+            f"targets must be images of the generator's shape [N, {', '.join(map(str, shape))}], got "
+            f"{tuple(targets.shape)}"
+        )
     check_seed(seed)
     if labels is not None and not is_conditional(generator):
         raise ValueError("labels: this generator is not conditional; leave labels out")

@@ -12,7 +12,7 @@ import torch
 
 def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     """||mu_a - mu_b||^2 + tr(S_a + S_b - 2 (S_a^1/2 S_b S_a^1/2)^1/2) of Gaussians fitted to a, b."""
-    _check_pair(a, b, minimum=2)
+    check_features(a, b, minimum=2)
     a, b = a.double(), b.double()
     mean_a, mean_b = a.mean(0), b.mean(0)
     cov_a, cov_b = torch.cov(a.T).reshape(a.shape[1], -1), torch.cov(b.T).reshape(b.shape[1], -1)
@@ -38,7 +38,7 @@ def kernel_distance(
     Subsets hold ``subset_size`` points, or half the smaller set where that has no more: subsets
     of a whole set would all be the same, and their spread a meaningless 0.
     """
-    _check_pair(a, b, minimum=2)
+    check_features(a, b, minimum=2)
     smaller = min(len(a), len(b))
     size = subset_size if subset_size < smaller else max(2, smaller // 2)
     generator = torch.Generator().manual_seed(seed)
@@ -89,7 +89,7 @@ def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tupl
     A manifold is the union of balls around its points, each ball reaching the point's k-th
     nearest neighbour in the same set.
     """
-    _check_pair(real, fake, minimum=k + 1)
+    check_features(real, fake, minimum=k + 1)
     real_radii, fake_radii = _kth_neighbour_distance(real, k), _kth_neighbour_distance(fake, k)
     precision = _inside_share(fake, real, real_radii)
     recall = _inside_share(real, fake, fake_radii)
@@ -126,7 +126,8 @@ def nearest_neighbours(queries: torch.Tensor, pool: torch.Tensor, k: int = 1, ch
     return torch.cat(found_index), torch.cat(found_distance)
 
 
-def _check_pair(a: torch.Tensor, b: torch.Tensor, minimum: int) -> None:
+def check_features(a: torch.Tensor, b: torch.Tensor, minimum: int) -> None:
+    """Two feature sets [N, D] of one width D, each of at least ``minimum`` rows: tensors, not settings."""
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         shapes = f"{tuple(a.shape)} and {tuple(b.shape)}"
         raise ValueError(f"features must be [N, D] with the same D, got {shapes}")

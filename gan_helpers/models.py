@@ -13,21 +13,23 @@ layer followed by BCELoss.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 from torch.nn.utils import parametrizations, parametrize
 
-IMAGE_SHAPE = (1, 28, 28)
+Shape = tuple[int, int, int]  # an image's (channels, height, width)
+IMAGE_SHAPE: Shape = (1, 28, 28)  # Fashion-MNIST's
 
 
 class MLPGenerator(nn.Module):
-    """Noise -> four fully connected layers -> 784 pixels in [-1, 1]."""
+    """Noise -> four fully connected layers -> 784 pixels in [-1, 1] (the pixels of ``image_shape``)."""
 
-    def __init__(self, latent_dim: int = 100) -> None:
+    def __init__(self, latent_dim: int = 100, image_shape: Shape = IMAGE_SHAPE) -> None:
         super().__init__()
-        self.latent_dim = latent_dim
+        self.latent_dim, self.image_shape = latent_dim, tuple(image_shape)
         self.net = nn.Sequential(
             nn.Linear(latent_dim, 256),
             nn.LeakyReLU(0.2),
@@ -37,22 +39,22 @@ class MLPGenerator(nn.Module):
             nn.Linear(512, 1024, bias=False),
             nn.BatchNorm1d(1024),
             nn.LeakyReLU(0.2),
-            nn.Linear(1024, 28 * 28),
+            nn.Linear(1024, math.prod(image_shape)),
             nn.Tanh(),  # pixels in (-1, 1), like the scaled real images
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, *IMAGE_SHAPE)
+        return self.net(z).view(-1, *self.image_shape)
 
 
 class MLPDiscriminator(nn.Module):
     """Flattened image -> three fully connected layers -> one logit."""
 
-    def __init__(self) -> None:
+    def __init__(self, image_shape: Shape = IMAGE_SHAPE) -> None:
         super().__init__()
         self.net = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(28 * 28, 512),
+            nn.Linear(math.prod(image_shape), 512),
             nn.LeakyReLU(0.2),
             nn.Linear(512, 256),
             nn.LeakyReLU(0.2),
@@ -63,28 +65,59 @@ class MLPDiscriminator(nn.Module):
         return self.net(images).flatten()
 
 
-class DCGANGenerator(nn.Module):
-    """Noise -> linear projection to 128x7x7 -> two transposed convolutions -> 1x28x28."""
+SIDES = {28: (7, 2), 32: (4, 3), 64: (4, 4)}  # image side: (coarse side, doublings), 28 = 7 * 2**2
 
-    def __init__(self, latent_dim: int = 100, width: int = 64) -> None:
+
+class DCGANGenerator(nn.Module):
+    """Noise -> linear projection to 128x7x7 -> two transposed convolutions -> 1x28x28.
+
+    Other ``image_shape``s (chapter 10): 32 and 64 pixels start from 4x4 and double three or four
+    times, the channels halving at each doubling down to ``width``, then to the image's channels.
+    """
+
+    def __init__(self, latent_dim: int = 100, width: int = 64, image_shape: Shape = IMAGE_SHAPE):
         super().__init__()
-        self.latent_dim = latent_dim
+        self.latent_dim, self.image_shape = latent_dim, tuple(image_shape)
+        channels, side, _ = image_shape
+        coarse, doublings = SIDES[side]
+        top = width * 2 ** (doublings - 1)  # 128 maps for 28x28
         self.project = nn.Sequential(
-            nn.Linear(latent_dim, 2 * width * 7 * 7, bias=False),
-            nn.BatchNorm1d(2 * width * 7 * 7),
+            nn.Linear(latent_dim, top * coarse * coarse, bias=False),
+            nn.BatchNorm1d(top * coarse * coarse),
             nn.ReLU(),
-            nn.Unflatten(1, (2 * width, 7, 7)),  # a coarse 7x7 layout of the garment
+            nn.Unflatten(1, (top, coarse, coarse)),  # a coarse 7x7 layout of the garment
         )
-        self.upsample = nn.Sequential(
-            nn.ConvTranspose2d(2 * width, width, 4, stride=2, padding=1, bias=False),  # 14x14
-            nn.BatchNorm2d(width),
-            nn.ReLU(),
-            nn.ConvTranspose2d(width, 1, 4, stride=2, padding=1),  # 28x28
-            nn.Tanh(),
-        )
+        layers = []
+        for depth in range(doublings - 1, 0, -1):  # 28x28: one block, 7x7 -> 14x14
+            wide = width * 2**depth
+            layers += [nn.ConvTranspose2d(wide, wide // 2, 4, stride=2, padding=1, bias=False),
+                       nn.BatchNorm2d(wide // 2), nn.ReLU()]  # fmt: skip
+        layers += [nn.ConvTranspose2d(width, channels, 4, stride=2, padding=1), nn.Tanh()]  # 28x28
+        self.upsample = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.upsample(self.project(z))
+
+
+def downsampling(
+    image_shape: Shape,
+    width: int,
+    after: Callable[[], list[nn.Module]] = list,
+    layer: Callable[[nn.Module], nn.Module] = lambda layer: layer,
+) -> list[nn.Module]:
+    """The discriminators' path down: strided 4x4 convolutions, each halving the side and
+    doubling the channels (28 -> 14 -> 7 with 64, then 128 maps), each followed by LeakyReLU
+    and the ``after()`` layers; then the maps flattened into one linear layer's single score.
+    ``layer`` wraps each weighted layer (chapter 08: in spectral norm)."""
+    channels, side, _ = image_shape
+    coarse, doublings = SIDES[side]
+    layers = []
+    for depth in range(doublings):
+        inputs = channels if depth == 0 else width * 2 ** (depth - 1)
+        convolution = nn.Conv2d(inputs, width * 2**depth, 4, stride=2, padding=1)
+        layers += [layer(convolution), nn.LeakyReLU(0.2), *after()]
+    top = width * 2 ** (doublings - 1)
+    return [*layers, nn.Flatten(), layer(nn.Linear(top * coarse * coarse, 1))]
 
 
 class DCGANDiscriminator(nn.Module):
@@ -94,18 +127,9 @@ class DCGANDiscriminator(nn.Module):
     training images; ``dropout=0`` (the DCGAN recipe's setting) switches it off.
     """
 
-    def __init__(self, width: int = 64, dropout: float = 0.3) -> None:
+    def __init__(self, width: int = 64, dropout: float = 0.3, image_shape: Shape = IMAGE_SHAPE):
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
-            nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
-            nn.LeakyReLU(0.2),
-            nn.Dropout(dropout),
-            nn.Flatten(),
-            nn.Linear(2 * width * 7 * 7, 1),
-        )
+        self.net = nn.Sequential(*downsampling(image_shape, width, after=lambda: [nn.Dropout(dropout)]))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images).flatten()
@@ -118,16 +142,9 @@ class Critic(nn.Module):
     depend on the others, and the per-image gradient penalty would no longer mean anything.
     """
 
-    def __init__(self, width: int = 64) -> None:
+    def __init__(self, width: int = 64, image_shape: Shape = IMAGE_SHAPE) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, width, 4, stride=2, padding=1),  # 14x14
-            nn.LeakyReLU(0.2),
-            nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),  # 7x7
-            nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            nn.Linear(2 * width * 7 * 7, 1),  # an unbounded score, not a probability
-        )
+        self.net = nn.Sequential(*downsampling(image_shape, width))  # its score is unbounded, not a logit
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images).flatten()
@@ -136,8 +153,11 @@ class Critic(nn.Module):
 class ConditionalGenerator(DCGANGenerator):
     """The DCGAN generator fed with the noise joined to a learned embedding of the class label."""
 
-    def __init__(self, latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 32) -> None:
-        super().__init__(latent_dim + embed_dim)
+    def __init__(
+        self, latent_dim: int = 100, num_classes: int = 10, embed_dim: int = 32,
+        image_shape: Shape = IMAGE_SHAPE,
+    ) -> None:  # fmt: skip
+        super().__init__(latent_dim + embed_dim, image_shape=image_shape)
         self.latent_dim, self.num_classes = latent_dim, num_classes
         self.embed = nn.Embedding(num_classes, embed_dim)
 
@@ -156,12 +176,16 @@ class ProjectionDiscriminator(nn.Module):
     by how far its features point that way.
     """
 
-    def __init__(self, num_classes: int = 10, width: int = 64, dropout: float = 0.3) -> None:
+    def __init__(
+        self, num_classes: int = 10, width: int = 64, dropout: float = 0.3,
+        image_shape: Shape = IMAGE_SHAPE,
+    ) -> None:  # fmt: skip
         super().__init__()
         self.num_classes = num_classes
-        self.features = DCGANDiscriminator(width, dropout).net[:-1]  # everything but the last linear
-        self.score = nn.Linear(2 * width * 7 * 7, 1)
-        self.embed = nn.Embedding(num_classes, 2 * width * 7 * 7)
+        layers = DCGANDiscriminator(width, dropout, image_shape).net
+        self.features = layers[:-1]  # everything but the last linear
+        self.score = nn.Linear(layers[-1].in_features, 1)
+        self.embed = nn.Embedding(num_classes, layers[-1].in_features)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         h = self.features(images)
@@ -176,17 +200,12 @@ class SNDiscriminator(nn.Module):
     arbitrarily sharp. ``spectral_norm=False`` gives the same network without it, for comparison.
     """
 
-    def __init__(self, width: int = 64, spectral_norm: bool = True) -> None:
+    def __init__(
+        self, width: int = 64, spectral_norm: bool = True, image_shape: Shape = IMAGE_SHAPE
+    ) -> None:
         super().__init__()
         normed = parametrizations.spectral_norm if spectral_norm else (lambda layer: layer)
-        self.net = nn.Sequential(
-            normed(nn.Conv2d(1, width, 4, stride=2, padding=1)),  # 14x14
-            nn.LeakyReLU(0.2),
-            normed(nn.Conv2d(width, 2 * width, 4, stride=2, padding=1)),  # 7x7
-            nn.LeakyReLU(0.2),
-            nn.Flatten(),
-            normed(nn.Linear(2 * width * 7 * 7, 1)),
-        )
+        self.net = nn.Sequential(*downsampling(image_shape, width, layer=normed))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.net(images).flatten()

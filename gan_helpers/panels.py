@@ -9,9 +9,11 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import torch
 
+from gan_helpers.augment import AUGMENTS
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import DATASETS
 from gan_helpers.display import Interactive, show_grid
+from gan_helpers.image_folder import DEFAULT_SIZE, IMAGE_SIZES
 from gan_helpers.losses import GENERATOR_LOSSES, LOSSES
 from gan_helpers.notebook import small_run
 from gan_helpers.sampling import generate
@@ -48,15 +50,27 @@ def config_panel(config: TrainConfig) -> Interactive:
         ),
         "subset": widgets.FloatSlider(base.subset, min=0.01, max=1.0, step=0.01, description="share of data"),
         "seed": widgets.IntText(base.seed, description="seed"),
-        "dataset": widgets.Dropdown(options=list(DATASETS), value=base.dataset, description="dataset"),
     }
-    controls |= kind_controls(base)
+    controls |= data_controls(base) | kind_controls(base)
 
     def with_betas(values: dict) -> dict:  # the panel edits beta1; beta2 stays the config's
         beta1 = values.pop("beta1")
         return {**values, "betas": (beta1, base.betas[1])}
 
     return editing(base, controls, summary, log_scaled=("lr_g", "lr_d", "gp_weight"), prepare=with_betas)
+
+
+def data_controls(config: TrainConfig) -> dict:
+    """What the discriminator sees: the dataset, or a folder's image size; and the augmentation
+    (chapter 10) before it, where the kind can take it."""
+    augments = [name for name in AUGMENTS if name != "adaptive" or not config.kind.critic]
+    controls = {"augment": widgets.Dropdown(options=augments, value=config.augment, description="augment")}
+    if config.data_dir:
+        sizes = [(f"{DEFAULT_SIZE} (default)", 0), *((str(size), size) for size in IMAGE_SIZES)]
+        size = widgets.Dropdown(options=sizes, value=config.image_size, description="image size")
+        return controls | {"image_size": size}
+    dataset = widgets.Dropdown(options=list(DATASETS), value=config.dataset, description="dataset")
+    return controls | {"dataset": dataset}
 
 
 def kind_controls(config: TrainConfig) -> dict:
@@ -160,8 +174,12 @@ def summary(config: TrainConfig) -> str:
         text += f", {config.generator_loss} loss"
     if kind.dropout:
         text += f", dropout {config.dropout:g}"
-    if config.dataset != "fashion-mnist":
+    if config.data_dir:
+        text += f", images of {config.data_dir}" + (f" at {config.image_size}px" if config.image_size else "")
+    elif config.dataset != "fashion-mnist":
         text += f", dataset {config.dataset}"
+    if config.augment != "none":
+        text += f", augment {config.augment}"
     return text
 
 

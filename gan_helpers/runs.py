@@ -11,8 +11,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from gan_helpers.augment import Augmentation
 from gan_helpers.config import TrainConfig, check_field_names
 from gan_helpers.files import atomic_save
+from gan_helpers.image_folder import fit_to_folder, read_folder
 from gan_helpers.kinds import build_discriminator, build_generator
 from gan_helpers.models import init_weights, is_conditional
 from gan_helpers.sampling import generate_from, grid_labels
@@ -40,6 +42,8 @@ class Run:
     ema: nn.Module | None = None  # the average of the generator's weights (config.ema_decay > 0)
     best: dict | None = None  # with quality tracking: the best epoch's "epoch", "score", FDs, "generator"
     source: Path | None = None  # the checkpoint this run last wrote or was loaded from
+    augmentation: Augmentation | None = None  # chapter 10: what the discriminator sees (config.augment)
+    data_record: dict | None = None  # a folder of images (config.data_dir): its path, file count, list hash
     changes: list[str] = field(default_factory=list)  # settings a resume changed, for the log
 
     @property
@@ -98,12 +102,15 @@ def new_run(
     they are initialised here, after seeding, so the seed alone decides the starting weights.
     """
     device = pick_device(config.device)
+    folder = read_folder(config) if config.data_dir else None
+    if folder is not None:  # the networks are built for the folder's images
+        config = fit_to_folder(config, folder)
     torch.manual_seed(config.seed)
     generator = generator if generator is not None else build_generator(
-        config.model, config.latent_dim, config.num_classes
+        config.model, config.latent_dim, config.num_classes, config.image_shape
     )
     discriminator = discriminator if discriminator is not None else build_discriminator(
-        config.model, config.num_classes, config.dropout, config.spectral_norm
+        config.model, config.num_classes, config.dropout, config.spectral_norm, config.image_shape
     )
     layout = memory_format(config)
     for model in (generator, discriminator):
@@ -114,7 +121,10 @@ def new_run(
     opt_g = adam(generator, config.lr_g, config.betas, device)
     opt_d = adam(discriminator, config.lr_d, config.betas, device)
     ema = make_average(generator) if config.ema_decay > 0 else None
-    return Run(config, generator, discriminator, opt_g, opt_d, fixed_noise, device, ema=ema)
+    augmentation = Augmentation(config.augment) if config.augment != "none" else None
+    record = folder.record if folder is not None else None
+    return Run(config, generator, discriminator, opt_g, opt_d, fixed_noise, device, ema=ema,
+               augmentation=augmentation, data_record=record)  # fmt: skip
 
 
 # --- Checkpoints.
@@ -136,6 +146,8 @@ def save_checkpoint(run: Run, path: str | Path | None = None) -> Path:
         "opt_d": run.opt_d.state_dict(),
         "fixed_noise": run.fixed_noise.cpu(),
         "history": run.history,
+        "data": run.data_record,
+        "augment_p": run.augmentation.p if run.augmentation is not None else None,
         "position": {
             "epoch": run.epoch,
             "batch": run.batch,
@@ -175,7 +187,8 @@ def read_checkpoint(path: str | Path) -> dict:
     return state
 
 
-FIXED_ON_RESUME = ("model", "dataset", "latent_dim", "spectral_norm")  # the networks depend on them
+# The networks are built from these, so a resume cannot change them.
+FIXED_ON_RESUME = ("model", "dataset", "latent_dim", "spectral_norm", "image_size", "channels")
 
 
 def load_run(
@@ -210,6 +223,9 @@ def load_run(
     load_optimizer(run.opt_d, state["opt_d"], run.config.lr_d, run.config.betas)
     run.fixed_noise = state["fixed_noise"].to(run.device)
     run.best = state.get("best")
+    check_same_data(path, state.get("data"), run.data_record)
+    if run.augmentation is not None and state.get("augment_p") is not None:
+        run.augmentation.p = state["augment_p"]  # adaptive: where p had got to
     run.history = {key: list(values) for key, values in state["history"].items()}
     position = state["position"]
     run.epoch, run.batch, run.step = (position[k] for k in ("epoch", "batch", "step"))
@@ -251,6 +267,20 @@ def check_changes(path: Path, state: dict, values: dict) -> None:
             f"{path} keeps an average of the generator's weights (ema_decay {saved['ema_decay']}), the "
             "copy that sample, export and evaluate use; ema_decay 0 would drop it. Resume without "
             "--ema-decay 0 (the last weights stay available: load_generator(path, averaged=False))"
+        )
+
+
+def check_same_data(path: Path, saved: dict | None, now: dict | None) -> None:
+    """Refuse to continue a run on other images than it trained on: a folder's list of files
+    (names and sizes) must hash the same (it may have moved); a dataset run stays on its dataset."""
+    if saved is None and now is None:
+        return
+    if saved is None or now is None or saved["list_hash"] != now["list_hash"]:
+        before = f"{saved['files']} images of {saved['path']}" if saved else "a dataset, not a folder"
+        after = f"{now['files']} images of {now['path']}" if now else "a dataset"
+        raise ValueError(
+            f"{path} trained on {before}; this resume would train on other images ({after}). Resume "
+            "with the same folder (as it was: same files), or start a new run"
         )
 
 

@@ -44,12 +44,13 @@ def generate(
 def generate_from(generator: nn.Module, noise: torch.Tensor, labels: torch.Tensor | None = None):
     """The images for given noise (and labels, if conditional), in eval mode, on the CPU."""
     device = next(generator.parameters()).device
-    condition = () if labels is None else (_check_labels(generator, labels, len(noise)).to(device),)
+    condition = () if labels is None else (check_labels(generator, labels, len(noise)).to(device),)
     with eval_mode(generator):
         return generator(noise.to(device), *condition).float().cpu()
 
 
-def _check_labels(generator: nn.Module, labels: torch.Tensor, count: int) -> torch.Tensor:
+def check_labels(generator: nn.Module, labels: torch.Tensor, count: int) -> torch.Tensor:
+    """``count`` whole class numbers the conditional ``generator`` knows, as int64: tensors, not settings."""
     if not is_conditional(generator):
         raise ValueError("this generator is not conditional: call it without labels")
     classes = generator.num_classes

@@ -12,15 +12,18 @@ from __future__ import annotations
 import json
 import math
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import torch
 from tqdm.auto import tqdm
 
+from gan_helpers.augment import ADJUST_EVERY
 from gan_helpers.config import TrainConfig
 from gan_helpers.data import BatchIterator, ImageData, load_dataset, take_subset
 from gan_helpers.evaluation import SPACES, Reference, tracked_quality
 from gan_helpers.files import DiskFullError, atomic_write, remove_run_files, run_folder
+from gan_helpers.image_folder import describe, read_folder
 from gan_helpers.images import save_grid
 from gan_helpers.kinds import KINDS
 from gan_helpers.plots import plot_run
@@ -43,9 +46,33 @@ def make_step(run: Run, step: Step | None = None) -> StepFunction:
     """
     step = step or run.config.kind.step
     phase = {kind.step: kind.phase for kind in KINDS.values()}.get(step)
+    if run.augmentation is not None:  # a graph would fix augmentation's p at its recorded value
+        phase = None
     return with_fast_paths(
         run, lambda real, labels: step(run, real, labels), None if phase is None else lambda: phase(run)
     )
+
+
+@contextmanager
+def augmented(run: Run) -> Iterator[None]:
+    """Chapter 10: inside, the discriminator scores augmented images (``run.augmentation``)."""
+    hook = run.augmentation.install(run.discriminator) if run.augmentation is not None else None
+    try:
+        yield
+    finally:
+        if hook is not None:
+            hook.remove()
+
+
+def adapt(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Adaptive augmentation: every ``ADJUST_EVERY`` batches, p follows the discriminator's
+    outputs on real images; p goes into the history (as ``augment_p``) wherever it is used."""
+    augmentation = run.augmentation
+    if augmentation is None:
+        return {}
+    if augmentation.adaptive and (run.step + 1) % ADJUST_EVERY == 0:
+        augmentation.adjust(run.discriminator, real, labels if run.config.kind.conditional else None)
+    return {"augment_p": torch.tensor(augmentation.p)}
 
 
 class StopRequest:
@@ -186,7 +213,8 @@ def quality_references(run: Run, data: ImageData) -> list[Reference]:
     """Real images to measure the samples against during training, in the classifier's space
     and the encoder's: Fashion-MNIST only, since the classifier knows only its classes."""
     cfg = run.config
-    if cfg.quality_every == 0 or cfg.dataset != "fashion-mnist" or len(data.class_names) != 10:
+    fashion = cfg.dataset == "fashion-mnist" and not cfg.data_dir and len(data.class_names) == 10
+    if cfg.quality_every == 0 or not fashion:
         return []
     count = min(cfg.quality_samples, len(data))
     return [Reference.build(count=count, seed=cfg.seed, device=run.device, train=data, space=space)
@@ -217,13 +245,14 @@ def train(
     if isinstance(run, TrainConfig):
         run = new_run(run)
     cfg = run.config
-    data = data if data is not None else load_dataset(cfg.dataset, cfg.data_root, train=True)
+    data = data if data is not None else training_data(cfg)
     if cfg.subset < 1.0:
         data = take_subset(data, cfg.subset, seed=cfg.seed)
     if len(data) < cfg.batch_size:  # checked before the folder is made: a refused start leaves nothing
+        kept = f"subset {cfg.subset} keeps {len(data)}" if cfg.subset < 1 else f"there are {len(data)}"
         raise ValueError(
-            f"subset {cfg.subset} keeps {len(data)} training images, fewer than one batch of "
-            f"{cfg.batch_size}; raise subset (--subset) or lower batch_size (--batch-size)"
+            f"{kept} training images, fewer than one batch of {cfg.batch_size}; lower batch_size "
+            "(--batch-size)" + (" or raise subset (--subset)" if cfg.subset < 1 else " or add images")
         )
     with run_folder(run, overwrite):
         batches = BatchIterator(data, cfg.batch_size, device=run.device, drop_last=True, seed=cfg.seed)
@@ -239,6 +268,16 @@ def train(
             raise
         write_report(run)
     return run
+
+
+def training_data(cfg: TrainConfig) -> ImageData:
+    """The config's training images: its folder (chapter 10; said in a line, with what was
+    skipped), else its dataset."""
+    if not cfg.data_dir:
+        return load_dataset(cfg.dataset, cfg.data_root, train=True)
+    folder = read_folder(cfg)
+    print(describe(folder), flush=True)
+    return folder.data
 
 
 def write_report(run: Run) -> None:
@@ -257,12 +296,12 @@ def run_epochs(
     run.generator.train()
     run.discriminator.train()
     bar = tqdm(total=cfg.num_epochs * len(batches), initial=run.step, disable=not progress)
-    with fast_layers(run), StopRequest() as stop, bar:
+    with fast_layers(run), augmented(run), StopRequest() as stop, bar:
         train_on_batch = make_step(run, step)
         while not run.finished:
             bar.set_description(f"epoch {run.epoch + 1}/{cfg.num_epochs}")  # short: a notebook's bar wraps
             for real, labels in batches.batches(run.epoch, start=run.batch):
-                metrics = train_on_batch(real, labels)
+                metrics = train_on_batch(real, labels) | adapt(run, real, labels)
                 averager.add(metrics)
                 if "loss_g" in metrics:  # the generator moved (WGAN-GP: one batch in n_critic)
                     if run.ema is not None:  # its average follows its updates, not the batches

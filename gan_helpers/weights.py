@@ -85,7 +85,7 @@ def load_generator(
         raise ValueError(f"{path} holds a {state['kind']!r} model, not a generator")
     config = TrainConfig.from_dict(state["config"])
     with torch.random.fork_rng(devices=[]):  # loading never moves the global random state
-        generator = build_generator(state["kind"], config.latent_dim, config.num_classes)
+        generator = build_generator(state["kind"], config.latent_dim, config.num_classes, config.image_shape)
     weights = state.get("ema") if averaged and state.get("ema") else state["generator"]
     load_weights(generator, weights, state["kind"], kind or state["kind"], path)
     generator.kind, generator.class_names = state["kind"], config.class_names

@@ -61,7 +61,7 @@ def test_resume_mid_epoch_gives_the_remaining_batches():
 
 def test_no_shuffle_keeps_order_and_bad_batch_size():
     assert seen_ids(BatchIterator(make_data(), 10, shuffle=False)) == list(range(50))
-    with pytest.raises(ValueError, match="batch_size must be between 1 and 50"):
+    with pytest.raises(ValueError, match=r"batch_size = 0: must be an integer from 1 to 50"):
         BatchIterator(make_data(), 0)
 
 

@@ -97,7 +97,7 @@ def test_check_command_exits_non_zero_on_a_difference_only(tmp_path):
     command = [sys.executable, str(ROOT / "tools" / "export_code.py"), "--check", "--root"]
     assert subprocess.run([*command, str(ROOT)], capture_output=True, check=False).returncode == 0
     root = copy_project(tmp_path)
-    edit_cell(root / "notebooks" / "03_dcgan.ipynb", "nn.Dropout(dropout),", "nn.Dropout(0.5),")
+    edit_cell(root / "notebooks" / "03_dcgan.ipynb", "[nn.Dropout(dropout)]", "[nn.Dropout(0.5)]")
     done = subprocess.run([*command, str(root)], capture_output=True, text=True, check=False)
     assert done.returncode == 1 and "DCGANDiscriminator (03_dcgan.ipynb" in done.stdout
 
