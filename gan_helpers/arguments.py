@@ -165,7 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="noise seed: the same seed, the same images")
     sample.add_argument(
         "--out", required=True,
-        help="FILE.png (or .jpg, ...): one grid; FILE.pt: a [N, 1, 28, 28] tensor in [-1, 1]; "
+        help="FILE.png (or .jpg, ...): one grid; FILE.pt: a [N, C, H, W] tensor in [-1, 1] ([N, 1, 28, 28] "
+        "for Fashion-MNIST); "
         "a name without a suffix: a new folder of PNGs",
     )  # fmt: skip
     sample.add_argument("--overwrite", action="store_true", help="replace an existing --out file")

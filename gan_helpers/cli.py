@@ -22,7 +22,7 @@ from gan_helpers.evaluation import evaluation_report
 from gan_helpers.files import DiskFullError, atomic_save
 from gan_helpers.images import image_formats, on_dark_background, read_image, save_grid
 from gan_helpers.latent import invert
-from gan_helpers.models import is_conditional
+from gan_helpers.models import IMAGE_SHAPE, is_conditional
 from gan_helpers.runs import load_run, new_run, pick_device
 from gan_helpers.sampling import generate
 from gan_helpers.training import TrainingDivergedError, train
@@ -164,6 +164,13 @@ def run_invert(args: argparse.Namespace) -> str:
         check_output(path, [args.image, source_path(args.model)], args.overwrite)
     target, inverted = on_dark_background(read_image(args.image))
     generator, classifier = load_any(args.model), load_classifier()
+    shape = getattr(generator, "image_shape", IMAGE_SHAPE)
+    if tuple(shape) != IMAGE_SHAPE:  # closeness is measured partly by the Fashion-MNIST classifier
+        drawn = "x".join(map(str, shape[1:])) + (" colour" if shape[0] == 3 else " grey")
+        raise ValueError(
+            f"--model {args.model} draws {drawn} images; invert works with generators of 28x28 grey "
+            "images (Fashion-MNIST's), whose closeness its classifier can judge"
+        )
     for network in (generator, classifier):
         network.requires_grad_(False)
     found = invert(generator, target, classifier.features, args.starts, args.steps, seed=args.seed)

@@ -20,7 +20,7 @@ from gan_helpers.checks import (
     text,
 )
 from gan_helpers.data import DATA_DIR, DATASETS, check_data_root, get_spec, project_dir
-from gan_helpers.image_folder import CHANNELS, DEFAULT_SIZE, IMAGE_SIZES, check_folder
+from gan_helpers.image_folder import CHANNELS, DEFAULT_SIZE, IMAGE_SIZES
 from gan_helpers.kinds import KINDS, MODEL_KINDS, ModelKind, get_kind
 from gan_helpers.losses import GENERATOR_LOSSES, LOSSES, NON_SATURATING
 from gan_helpers.models import IMAGE_SHAPE
@@ -149,7 +149,9 @@ class TrainConfig:
             )  # fmt: skip
 
     def _check_images(self) -> None:
-        """Chapter 10's settings: a folder that exists, and sizes and channels for it alone."""
+        """Chapter 10's settings: sizes and channels for a folder alone. The folder itself is read,
+        and refused if it holds nothing to train on, when a run starts (a trained generator's
+        config still loads after its folder is gone)."""
         text("TrainConfig.data_dir", self.data_dir, "a string (a folder of images; empty: use dataset)")
         one_of("TrainConfig.image_size", self.image_size, (0, *IMAGE_SIZES))
         one_of("TrainConfig.channels", self.channels, (0, *CHANNELS))
@@ -164,7 +166,6 @@ class TrainConfig:
         if not isinstance(names, tuple) or not all(isinstance(name, str) for name in names):
             raise SettingError("TrainConfig.folder_classes", self.folder_classes, "must be a tuple of names")
         if self.data_dir:
-            check_folder("TrainConfig.data_dir", self.data_dir)
             if self.dataset != DEFAULT_DATASET:
                 raise SettingError(
                     "TrainConfig.dataset", self.dataset,

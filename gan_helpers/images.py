@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageDraw, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageDraw, ImageOps, UnidentifiedImageError
 from torchvision.transforms.functional import to_pil_image
 from torchvision.utils import make_grid, save_image
 
@@ -42,7 +42,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int = 10, caption: s
     image_format = image_formats().get(Path(path).suffix.lower(), "PNG")
     if caption is None:  # atomic: never half a file
         return atomic_write(path, lambda file: save_image(grid, file, format=image_format))
-    picture = with_caption(to_pil_image(grid).convert("L"), caption)
+    picture = with_caption(grey_if_grey(to_pil_image(grid)), caption)
     return atomic_write(path, lambda file: picture.save(file, format=image_format))
 
 
@@ -53,7 +53,7 @@ def make_gif(frames: Sequence[str | Path], path: str | Path, seconds_per_frame: 
     """
     if not frames:
         raise ValueError("make_gif needs at least one frame; did the run save any epoch grids?")
-    images = [labelled(Image.open(frame).convert("L"), Path(frame).stem) for frame in frames]
+    images = [labelled(grey_if_grey(Image.open(frame)), Path(frame).stem) for frame in frames]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     duration = int(seconds_per_frame * 1000)
@@ -68,11 +68,19 @@ def labelled(image: Image.Image, stem: str) -> Image.Image:
 
 
 def with_caption(image: Image.Image, caption: str) -> Image.Image:
-    """A gray ``image`` under a white strip with ``caption`` written on it."""
-    framed = Image.new("L", (image.width, image.height + 16), color=255)
+    """``image`` (grey or colour) under a white strip with ``caption`` written on it."""
+    framed = Image.new(image.mode, (image.width, image.height + 16), color="white")
     framed.paste(image, (0, 16))
-    ImageDraw.Draw(framed).text((4, 2), caption, fill=0)
+    ImageDraw.Draw(framed).text((4, 2), caption, fill="black")
     return framed
+
+
+def grey_if_grey(picture: Image.Image) -> Image.Image:
+    """A picture as one grey channel when its colour channels are all the same, else as RGB:
+    grids of Fashion-MNIST stay grey files, and a colour run's keep their colour."""
+    red, green, blue = picture.convert("RGB").split()
+    same = all(ImageChops.difference(a, b).getbbox() is None for a, b in ((red, green), (green, blue)))
+    return picture.convert("L" if same else "RGB")
 
 
 def read_image(source: bytes | str | Path, name: str | None = None) -> torch.Tensor:

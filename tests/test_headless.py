@@ -119,6 +119,7 @@ PARAMETERS = {  # one setting changed for each chapter that has a parameters cel
     "06_conditional_gan": {"seed": 3},
     "07_gans_in_two_dimensions": {"seed": 3},
     "08_stabilizing_gans": {"r1_weight": 1.0},
+    "10_your_own_images": {"augment": "diff"},
 }
 
 

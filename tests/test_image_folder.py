@@ -159,6 +159,12 @@ def test_a_run_on_a_folder_trains_samples_exports_and_records_its_data(tmp_path,
     state = torch.load(run.checkpoint_path, weights_only=True)
     assert state["data"]["files"] == 8 and state["data"]["path"] == str(root.resolve())
     assert tuple(state["config"]["folder_classes"]) == ("cats", "dogs")
+    grid = tmp_path / "grid.png"
+    assert main(["sample", str(run.checkpoint_path), "--count", "4", "--out", str(grid)]) == 0
+    assert Image.open(grid).mode == "RGB"  # the colour kept
+    code = main(["invert", str(grid), "--model", str(run.checkpoint_path), "--out", str(tmp_path / "x.png")])
+    assert code == 2 and "draws 32x32 colour images; invert works with" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
 
 
 def test_resume_refuses_other_images_and_follows_a_moved_folder(tmp_path):
@@ -192,3 +198,12 @@ def test_the_command_line_refuses_in_one_line_before_anything_is_written(tmp_pat
         assert code == 2 and message in err, (args, err)
         assert len(err.strip().splitlines()) == 1, err
     assert not runs.exists()
+
+
+def test_a_generator_trained_on_a_folder_samples_after_the_folder_is_gone(tmp_path):
+    root = two_classes(tmp_path / "pets", per_class=4)
+    run = train(folder_config(root, tmp_path, "dcgan"), progress=False)
+    shutil.rmtree(root)
+    assert load_generator(run.checkpoint_path)(torch.randn(2, 100)).shape == (2, 3, 32, 32)
+    with pytest.raises(SettingError, match="no such folder"):
+        load_run(run.checkpoint_path, num_epochs=2)  # training on needs the images

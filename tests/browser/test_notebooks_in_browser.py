@@ -282,3 +282,22 @@ def test_latent_space_panel_inverts_a_picked_and_an_uploaded_image_and_edits_it(
     wait_for_text(page, message, "pixel error", 60_000)
     assert "colours inverted" in message.inner_text()
     screenshot(page, panel, "09_latent_space-uploaded")
+
+
+def test_own_images_chapter_trains_on_its_demo_folder_and_the_panel_sets_augmentation(page, jupyter_lab):
+    run_all_cells(page, jupyter_lab, "10_your_own_images.ipynb")
+    text = page.text_content(".jp-Notebook")
+    assert "32x32, colour, no classes" in text and "from the cache" in text  # read, then read again cached
+    panel = page.locator(f"{OUTPUT} .widget-interact").first
+    panel.scroll_into_view_if_needed()
+    labels = {label.strip() for label in panel.locator(".widget-label").all_text_contents()}
+    assert {"augment", "image size"} <= labels and "dataset" not in labels, labels
+    page.wait_for_selector(f"{OUTPUT} :text('augment adaptive')", timeout=30_000)
+    panel.locator(".widget-dropdown", has_text="augment").locator("select").select_option("diff")
+    page.wait_for_selector(f"{OUTPUT} :text('augment diff')", timeout=30_000)
+    shown = run_in_new_cell(page, "print(panel.result.augment, panel.result.data_dir == str(demo))")
+    assert shown.strip() == "diff True"
+    screenshot(page, panel, "10_your_own_images-panel")
+    assert rendered_images(page) >= 8  # demo, augmented, curves, three sample grids, live view, samples
+    screenshot(page, page.locator(f"{OUTPUT} img").first, "10_your_own_images-demo-folder")
+    screenshot(page, page.locator(f"{OUTPUT} img").nth(2), "10_your_own_images-memorisation")
