@@ -97,9 +97,9 @@ def classes_of(names: list[str]) -> tuple[str, ...]:
 def read_picture(path: Path, size: int) -> tuple[np.ndarray | None, str]:
     """One file as uint8 RGB [size, size, 3], with "" or why it was skipped."""
     try:
-        with Image.open(path) as opened:
-            opened.draft(opened.mode, (size, size))  # JPEG: decode at a reduced scale when it is large
-            picture = ImageOps.exif_transpose(opened)
+        with Image.open(path) as picture:
+            picture.draft(picture.mode, (size, size))  # JPEG: decode at a reduced scale when it is large
+            ImageOps.exif_transpose(picture, in_place=True)  # a phone's picture, the right way up
             if picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info:
                 picture = flatten_alpha(picture)
             picture = picture.convert("RGB")

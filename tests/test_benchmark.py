@@ -142,3 +142,26 @@ def test_the_wgan_try_it_benchmark_trains_the_chapters_own_critic():
     critic = chapter_class("CriticWithBatchNorm")()
     assert any(isinstance(layer, torch.nn.BatchNorm2d) for layer in critic.modules())
     assert critic(torch.zeros(3, 1, 28, 28)).shape == (3,)
+
+
+def test_little_data_runs_whole_epochs_and_finishes_an_interrupted_file(tmp_path, monkeypatch, capsys):
+    from benchmarks import little_data
+
+    assert [little_data.epochs_for(share, 1875) for share in (0.01, 0.05, 1.0)] == [104, 20, 1]
+    monkeypatch.setattr(little_data.Reference, "build", lambda **options: None)
+    trained = []
+
+    def fake_run(share, mode, seed, args):
+        trained.append((share, mode, seed))
+        return {"fd": 10 * share + seed, "fd_encoder": 1.0 + seed, "steps": 5, "seconds": 1.0}
+
+    monkeypatch.setattr(little_data, "run_one", fake_run)
+    table = tmp_path / "table.json"
+    argv = ["--shares", "0.01", "--modes", "none", "diff", "--seeds", "0", "1", "--json", str(table)]
+    little_data.main(argv)
+    assert len(trained) == 4 and len(json.loads(table.read_text())["runs"]) == 4
+    little_data.main(argv)  # everything is in the file: nothing trains again, the table is printed
+    assert len(trained) == 4
+    assert "1% diff" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        little_data.main([*argv, "--steps", "10"])  # another budget never mixes into the same file
