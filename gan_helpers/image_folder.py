@@ -15,8 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from gan_helpers.checks import SettingError, one_of
 from gan_helpers.data import OWN_FOLDERS, ImageData
 from gan_helpers.files import atomic_save, atomic_write
+from gan_helpers.speed import map_in_processes
 
 IMAGE_SIZES = (28, 32, 64)  # the sides the networks are built for (models.SIDES)
 CHANNELS = (1, 3)
@@ -122,10 +123,9 @@ def flatten_alpha(picture: Image.Image) -> Image.Image:
 
 
 def decode(folder: Path, names: list[str], size: int) -> tuple[torch.Tensor, list[str]]:
-    """Every file decoded (two threads: PIL lets go of Python's lock while it decodes): the
-    pictures as uint8 RGB [N, 3, size, size], and each file's skip reason ("" if read)."""
-    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
-        results = list(pool.map(lambda name: read_picture(folder / name, size), names))
+    """Every file decoded (a large folder by one process per core): the pictures as uint8 RGB
+    [N, 3, size, size], and each file's skip reason ("" if read)."""
+    results = map_in_processes(partial(read_picture, size=size), [folder / name for name in names])
     pictures = [pixels for pixels, reason in results if not reason]
     stacked = np.stack(pictures) if pictures else np.zeros((0, size, size, 3), np.uint8)
     return torch.from_numpy(stacked).permute(0, 3, 1, 2).contiguous(), [reason for _, reason in results]

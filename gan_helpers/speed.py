@@ -11,14 +11,18 @@ None of it changes what is learned (each has a test that it trains like the plai
   and on a GPU each step of the package's own replayed from a CUDA graph (``CudaGraphStep``).
 * ``keep_freed_memory``: on the CPU, malloc keeps freed blocks for the next step.
 * ``adam``: on CUDA, Adam fused into one kernel and capturable by a CUDA graph.
+* ``map_in_processes``: a folder of many pictures (chapter 10) decoded by one process per core.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import platform
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 
 import torch
@@ -264,3 +268,27 @@ def adam(model: nn.Module, lr: float, betas: tuple[float, float], device: torch.
     """Adam; on CUDA fused (one kernel for all parameters) and capturable (CUDA graphs can record it)."""
     cuda = device.type == "cuda"  # on the CPU the default implementation is as fast
     return torch.optim.Adam(model.parameters(), lr=lr, betas=betas, fused=cuda or None, capturable=cuda)
+
+
+# --- Reading many files: one worker process per core.
+
+
+def map_in_processes(function: Callable, items: list, chunk: int = 1000, minimum: int = 2000) -> list:
+    """``[function(item) for item in items]``, in worker processes when there are at least
+    ``minimum`` items and more than one core. Decoding a picture holds Python's lock for much of
+    its time, so threads run no faster than one (measured in benchmarks/README.md); processes do.
+    ``function`` must be picklable (a module's function, or a ``functools.partial`` of one)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(items) < minimum or workers < 2:
+        return [function(item) for item in items]
+    chunks = [items[start : start + chunk] for start in range(0, len(items), chunk)]
+    try:
+        with ProcessPoolExecutor(workers) as pool:
+            parts = list(pool.map(_apply_to_all, [function] * len(chunks), chunks))
+    except (BrokenProcessPool, OSError):  # no worker could start (a sandbox, a frozen program): one process
+        return [function(item) for item in items]
+    return [result for part in parts for result in part]
+
+
+def _apply_to_all(function: Callable, items: list) -> list:
+    return [function(item) for item in items]

@@ -4,6 +4,7 @@ temporary folder; nothing is downloaded."""
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_helpers import image_folder
+from gan_helpers import image_folder, speed
 from gan_helpers.checks import SettingError
 from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
@@ -207,3 +208,13 @@ def test_a_generator_trained_on_a_folder_samples_after_the_folder_is_gone(tmp_pa
     assert load_generator(run.checkpoint_path)(torch.randn(2, 100)).shape == (2, 3, 32, 32)
     with pytest.raises(SettingError, match="no such folder"):
         load_run(run.checkpoint_path, num_epochs=2)  # training on needs the images
+
+
+def test_a_large_folder_read_by_worker_processes_gives_the_same_pictures(tmp_path, monkeypatch):
+    root = two_classes(tmp_path / "pets", per_class=5)
+    (root / "cats" / "notes.txt").write_text("x")
+    one_process = load_image_folder(root)
+    in_workers = partial(speed.map_in_processes, chunk=3, minimum=1)  # as a folder of thousands is read
+    monkeypatch.setattr(image_folder, "map_in_processes", in_workers)
+    many = load_image_folder(root)
+    assert torch.equal(many.data.images, one_process.data.images) and many.skipped == one_process.skipped
