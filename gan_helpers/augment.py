@@ -43,12 +43,15 @@ def cutout(images: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
 
 
 def colour(images: torch.Tensor) -> torch.Tensor:
-    """Random brightness and contrast, and saturation where there are three channels."""
+    """Random brightness, saturation and contrast of colour images; grey ones pass unchanged
+    (on Fashion-MNIST's black backgrounds, shifting every image's brightness let the generator's
+    backgrounds drift: benchmarks/README.md, *Chapter 10's little data*)."""
+    if images.size(1) != 3:
+        return images
     n = len(images)
     images = images + (torch.rand(n, 1, 1, 1, device=images.device) - 0.5)  # brightness
-    if images.size(1) == 3:
-        mean = images.mean(dim=1, keepdim=True)
-        images = (images - mean) * (torch.rand(n, 1, 1, 1, device=images.device) * 2) + mean  # saturation
+    mean = images.mean(dim=1, keepdim=True)
+    images = (images - mean) * (torch.rand(n, 1, 1, 1, device=images.device) * 2) + mean  # saturation
     mean = images.mean(dim=(1, 2, 3), keepdim=True)
     return (images - mean) * (torch.rand(n, 1, 1, 1, device=images.device) + 0.5) + mean  # contrast
 
