@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
+from gan_helpers.checks import one_of
+
 AUGMENTS = ("none", "diff", "adaptive")
 TARGET = 0.6  # ADA's target for E[sign(D(real))]: above it, the discriminator is too sure of the reals
 ADJUST_EVERY = 4  # batches between adjustments of p
@@ -76,8 +78,7 @@ class Augmentation:
     each transform happens: 1 for ``diff``; for ``adaptive`` it starts at 0 and ``adjust`` moves it."""
 
     def __init__(self, mode: str, p: float | None = None) -> None:
-        if mode not in AUGMENTS[1:]:
-            raise ValueError(f"augment {mode!r}: choose one of {', '.join(AUGMENTS[1:])}")
+        one_of("augment", mode, AUGMENTS[1:])  # "none" installs nothing: no Augmentation at all
         self.adaptive = mode == "adaptive"
         self.p = float(p if p is not None else (0.0 if self.adaptive else 1.0))
 
