@@ -19,14 +19,14 @@ from gan_helpers.checks import (
     one_of,
     text,
 )
-from gan_helpers.data import DATA_DIR, DATASETS, check_data_root, get_spec, project_dir
+from gan_helpers.data import DATA_DIR, DATASETS, FASHION, check_data_root, get_spec, project_dir
 from gan_helpers.image_folder import CHANNELS, DEFAULT_SIZE, IMAGE_SIZES
 from gan_helpers.kinds import KINDS, MODEL_KINDS, ModelKind, get_kind
 from gan_helpers.losses import GENERATOR_LOSSES, LOSSES, NON_SATURATING
 from gan_helpers.models import IMAGE_SHAPE
 
 SAMPLES_DIR = project_dir() / "generated_samples"
-DEFAULT_DATASET = "fashion-mnist"
+DEFAULT_DATASET = FASHION.name  # the course's dataset, named once in gan_helpers.data
 
 
 
