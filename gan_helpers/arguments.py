@@ -19,9 +19,10 @@ python -m gan_helpers train {{{",".join(MODEL_KINDS)}}} [--dataset D --epochs N 
 python -m gan_helpers export CHECKPOINT OUTPUT [--best --overwrite]
 python -m gan_helpers sample GENERATOR --count N --seed S --out FILE.png|FILE.pt|FOLDER [--class C]
 python -m gan_helpers invert IMAGE --model GENERATOR --out FILE.png
-python -m gan_helpers evaluate GENERATOR [...]
+python -m gan_helpers evaluate GENERATOR [...] [--data-dir DIR --encoder FILE]
 python -m gan_helpers train-classifier [--epochs N --seed S --output FILE]
 python -m gan_helpers train-encoder [--method contrastive|autoencoder --epochs N --seed S --output FILE]
+python -m gan_helpers train-encoder --data-dir DIR [--image-size 28|32|64 --channels 1|3]
 
 Bad input is one ``error:`` line and exit status 2; a full disk, or a diverged run, status 1;
 Ctrl-C, status 130.
@@ -39,6 +40,17 @@ def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:
         for action in parser._actions  # argparse keeps no public list of a parser's options
         if action.option_strings and action.dest != "help"
     }
+
+
+def add_folder_options(command: argparse.ArgumentParser, what: str) -> None:
+    """``--data-dir`` and the size and colour its images are read at."""
+    command.add_argument("--data-dir", metavar="DIR", help=what)
+    folder_help = {
+        "--image-size": (IMAGE_SIZES, "--data-dir: pixels a side (default 32)"),
+        "--channels": (CHANNELS, "--data-dir: 1 grey, 3 colour (default 3 if any image has colour)"),
+    }
+    for flag, (choices, help_text) in folder_help.items():
+        command.add_argument(flag, type=int, choices=choices, help=help_text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,17 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, help="fixes weights, noise and data order (default 0)")
     train.add_argument("--device", choices=DEVICES, help="where to train (default auto)")
     train.add_argument("--subset", type=float, help="share of the training set, in (0, 1]")
-    train.add_argument(
-        "--data-dir", metavar="DIR",
-        help="train on your own images: any folder of PNG/JPEG/BMP/WebP files, searched recursively; "
-        "one subfolder per class makes classes (for cgan)",
+    add_folder_options(
+        train, "train on your own images: any folder of PNG/JPEG/BMP/WebP files, searched recursively; "
+        "one subfolder per class makes classes (for cgan); one image in ten is held out for evaluate",
     )  # fmt: skip
-    folder_help = {
-        "--image-size": (IMAGE_SIZES, "--data-dir: pixels a side (default 32)"),
-        "--channels": (CHANNELS, "--data-dir: 1 grey, 3 colour (default 3 if any image has colour)"),
-    }
-    for flag, (choices, what) in folder_help.items():
-        train.add_argument(flag, type=int, choices=choices, help=what)
     train.add_argument(
         "--augment", choices=AUGMENTS,
         help="augment real and fake images before the discriminator: diff (always) or adaptive (as much as "
@@ -142,10 +147,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     encode.add_argument("--method", choices=("contrastive", "autoencoder"), default="contrastive",
                         help="what it learns from (default contrastive)")  # fmt: skip
-    encode.add_argument("--epochs", type=int, default=10, help="passes over the data (default 10)")
+    encode.add_argument(
+        "--epochs", type=int, help="passes over the data (default 10; --data-dir: about 1500 batches' worth)"
+    )
     encode.add_argument("--seed", type=int, default=0, help="fixes weights, data order and views (default 0)")
     encode.add_argument("--device", choices=DEVICES, default="auto", help="where to train")
-    encode.add_argument("--output", default=str(SAMPLES_DIR / "encoder.pt"), help="where to save the weights")
+    add_folder_options(encode, "train on your own images' training part (what evaluate --data-dir uses)")
+    encode.add_argument(
+        "--output", help=f"where to save the weights (default {SAMPLES_DIR / 'encoder.pt'}; --data-dir: "
+        "beside the folder's cache, where evaluate --data-dir looks)",
+    )  # fmt: skip
     encode.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     evaluate = commands.add_parser(
         "evaluate", help="quality metrics of generators, with a real-data row for comparison"
@@ -154,7 +165,17 @@ def build_parser() -> argparse.ArgumentParser:
         "paths", nargs="+", metavar="PATH",
         help=f"generator files (checkpoint or export) or shipped generators: {SHIPPED}",
     )
-    evaluate.add_argument("--samples", type=int, default=10_000, help="samples per row (default 10000)")
+    evaluate.add_argument(
+        "--samples", type=int, help="samples per row (default 10000; --data-dir: its held-out images' count)"
+    )
+    evaluate.add_argument(
+        "--data-dir", metavar="DIR",
+        help="measure against a folder of your own images (its held-out tenth, in an encoder trained on it)",
+    )
+    evaluate.add_argument(
+        "--encoder", metavar="FILE",
+        help="--data-dir: the encoder's weights (default: the folder's own, trained on first use)",
+    )
     evaluate.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
     evaluate.add_argument("--inception", action="store_true", help="also Inception FID (needs torchmetrics)")
     sample = commands.add_parser(

@@ -98,9 +98,23 @@ def evaluate_accuracy(model: nn.Module, data: ImageData, device) -> float:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, images: torch.Tensor, device="cpu", batch_size: int = 1000) -> torch.Tensor:
+def predict(model: nn.Module, images: torch.Tensor, device="cpu") -> torch.Tensor:
     """Class probabilities [N, classes] for uint8 or [-1, 1] float images."""
-    return torch.cat([F.softmax(model(b), 1) for b in scaled_batches(images, device, batch_size)]).cpu()
+    return torch.cat([F.softmax(model(b), 1) for b in scaled_batches(images, device)]).cpu()
+
+
+@torch.no_grad()
+def features_and_predictions(
+    model: nn.Module, images: torch.Tensor, device="cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 128-d features (float64, for the statistics) and the class probabilities of images,
+    from one pass: the head reads the features, so the network need not run twice."""
+    features, probabilities = [], []
+    for batch in scaled_batches(images, device):
+        hidden = model.features(batch)
+        features.append(hidden)
+        probabilities.append(F.softmax(model.head(hidden), 1))
+    return torch.cat(features).double().cpu(), torch.cat(probabilities).cpu()
 
 
 def save_classifier(model: nn.Module, config: ClassifierConfig, accuracy: float, path) -> Path:

@@ -15,14 +15,23 @@ import torch
 from gan_helpers.arguments import FIELD_OF_OPTION, build_parser
 from gan_helpers.checks import RefusalError, SettingError, check_seed, integer, number
 from gan_helpers.classifier import ClassifierConfig, load_classifier, save_classifier, train_classifier
-from gan_helpers.config import TrainConfig
-from gan_helpers.data import load_fashion_mnist
-from gan_helpers.encoder import EncoderConfig, encoder_state, train_encoder
-from gan_helpers.evaluation import evaluation_report
+from gan_helpers.config import SAMPLES_DIR, TrainConfig
+from gan_helpers.data import DATA_DIR, load_fashion_mnist
+from gan_helpers.encoder import (
+    EncoderConfig,
+    encoder_for_folder,
+    encoder_state,
+    folder_config,
+    folder_encoder_path,
+    load_encoder,
+    train_encoder,
+)
+from gan_helpers.evaluation import check_held_out, evaluation_report, folder_report
 from gan_helpers.files import DiskFullError, atomic_save
+from gan_helpers.image_folder import FolderData, load_image_folder
 from gan_helpers.images import image_formats, on_dark_background, read_image, save_grid
 from gan_helpers.latent import invert
-from gan_helpers.models import IMAGE_SHAPE, is_conditional
+from gan_helpers.models import IMAGE_SHAPE, image_shape_of, is_conditional
 from gan_helpers.runs import load_run, new_run, pick_device
 from gan_helpers.sampling import generate
 from gan_helpers.training import TrainingDivergedError, train
@@ -164,8 +173,8 @@ def run_invert(args: argparse.Namespace) -> str:
         check_output(path, [args.image, source_path(args.model)], args.overwrite)
     target, inverted = on_dark_background(read_image(args.image))
     generator, classifier = load_any(args.model), load_classifier()
-    shape = getattr(generator, "image_shape", IMAGE_SHAPE)
-    if tuple(shape) != IMAGE_SHAPE:  # closeness is measured partly by the Fashion-MNIST classifier
+    shape = image_shape_of(generator)
+    if shape != IMAGE_SHAPE:  # closeness is measured partly by the Fashion-MNIST classifier
         drawn = "x".join(map(str, shape[1:])) + (" colour" if shape[0] == 3 else " grey")
         raise ValueError(
             f"--model {args.model} draws {drawn} images; invert works with generators of 28x28 grey "
@@ -203,25 +212,73 @@ def run_train_classifier(config: ClassifierConfig, output: str, overwrite: bool 
     return accuracy
 
 
-def run_train_encoder(config: EncoderConfig, output: str, overwrite: bool = False) -> Path:
-    """The ``train-encoder`` command: check where it will save, train on the training images, save."""
+def run_train_encoder(
+    config: EncoderConfig, output: str | None, overwrite: bool = False, folder: FolderData | None = None
+) -> Path:
+    """The ``train-encoder`` command: check where it will save, train on the training images
+    (Fashion-MNIST's, or a folder's training part), save."""
+    default = folder_encoder_path(folder) if folder is not None else SAMPLES_DIR / "encoder.pt"
+    output = str(output or default)
     weights_output(output, overwrite)
-    model = train_encoder(config, load_fashion_mnist(train=True), pick_device(config.device))
+    images = folder.part(held=False) if folder is not None else load_fashion_mnist(train=True)
+    model = train_encoder(config, images, pick_device(config.device))
     saved = atomic_save(encoder_state(model.cpu(), config), output)
     print(f"saved {saved}")
     return saved
 
 
+def command_folder(args: argparse.Namespace) -> FolderData:
+    """``--data-dir``, read at ``--image-size`` and ``--channels``, cached in data/."""
+    return load_image_folder(args.data_dir, args.image_size or 0, args.channels or 0, DATA_DIR)
+
+
+def encoder_config(args: argparse.Namespace, folder: FolderData | None) -> EncoderConfig:
+    """``train-encoder``'s settings: ten epochs of Fashion-MNIST, or a folder's ``folder_config``."""
+    if folder is None:
+        epochs = 10 if args.epochs is None else args.epochs
+        return EncoderConfig(args.method, epochs, seed=args.seed, device=args.device)
+    config = folder_config(len(folder.part(held=False)), args.seed, args.device)
+    epochs = config.num_epochs if args.epochs is None else args.epochs
+    return dataclasses.replace(config, method=args.method, num_epochs=epochs)
+
+
+def run_evaluate(args: argparse.Namespace) -> str:
+    """The ``evaluate`` command: against Fashion-MNIST, or (``--data-dir``) a folder of one's own."""
+    if not args.data_dir:
+        if args.encoder is not None:
+            raise ValueError("--encoder goes with --data-dir; leave it out to measure on Fashion-MNIST")
+        samples = 10_000 if args.samples is None else args.samples
+        return evaluate_paths(args.paths, samples, args.seed, args.inception)
+    for flag, value in (("--samples", args.samples), ("--inception", args.inception or None)):
+        if value is not None:
+            raise ValueError(f"{flag}: with --data-dir every row has as many images as the folder holds out; "
+                             f"leave {flag} out")  # fmt: skip
+    generators = {path: load_any(path) for path in args.paths}
+    shapes = {"x".join(map(str, image_shape_of(generator))) for generator in generators.values()}
+    if len(shapes) > 1:
+        made = " and ".join(sorted(shapes))
+        raise ValueError(f"the generators make images of {made}: evaluate one shape at a time")
+    channels, side, _ = image_shape_of(next(iter(generators.values())))
+    folder = load_image_folder(args.data_dir, side, channels, DATA_DIR)  # as the generators draw
+    check_held_out(folder)  # before an encoder is trained for it
+    encoder = load_encoder(args.encoder) if args.encoder else encoder_for_folder(folder)
+    if tuple(encoder.image_shape) != tuple(folder.data.images.shape[1:]):
+        shape = "x".join(map(str, encoder.image_shape))
+        raise ValueError(f"--encoder {args.encoder} reads {shape} images, the generators make "
+                         f"{shapes.pop()}; give an encoder trained on images of that shape")
+    return folder_report(generators, folder, encoder, args.seed)
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Run the parsed command; what it prints goes to stdout."""
     if args.command == "evaluate":
-        print(evaluate_paths(args.paths, args.samples, args.seed, args.inception))
+        print(run_evaluate(args))
     elif args.command == "train-classifier":
         config = ClassifierConfig(args.epochs, args.batch_size, args.lr, args.seed, args.device)
         run_train_classifier(config, args.output, args.overwrite)
     elif args.command == "train-encoder":
-        config = EncoderConfig(args.method, args.epochs, seed=args.seed, device=args.device)
-        run_train_encoder(config, args.output, args.overwrite)
+        folder = command_folder(args) if args.data_dir else None
+        run_train_encoder(encoder_config(args, folder), args.output, args.overwrite, folder)
     elif args.command == "sample":
         print(run_sample(args))
     elif args.command == "invert":

@@ -390,9 +390,14 @@ class BatchIterator:
         return self.batches(self.epoch - 1)
 
 
-def scaled_batches(images: torch.Tensor, device, batch_size: int) -> Iterator[torch.Tensor]:
-    """``images`` in batches on ``device``, as the networks take them: uint8 pixels scaled to [-1, 1]."""
+def scaled_batches(images: torch.Tensor, device, batch_size: int | None = None) -> Iterator[torch.Tensor]:
+    """``images`` in batches on ``device``, as the networks take them: uint8 pixels scaled to [-1, 1].
+
+    Without ``batch_size``, a batch a measuring pass runs fastest with: on a CPU, 100 images stay
+    in the cache and pass about twice as fast as 1000 (the same numbers); a GPU wants more.
+    """
     was_uint8 = images.dtype == torch.uint8
+    batch_size = batch_size or (100 if torch.device(device).type == "cpu" else 1000)
     for start in range(0, len(images), batch_size):
         batch = images[start : start + batch_size].to(device)
         yield scale(batch) if was_uint8 else batch.float()

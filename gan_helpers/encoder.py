@@ -18,7 +18,10 @@ from tqdm.auto import tqdm
 
 from gan_helpers.checks import integer, number, one_of
 from gan_helpers.data import BatchIterator, ImageData
-from gan_helpers.runs import read_checkpoint
+from gan_helpers.files import atomic_save
+from gan_helpers.image_folder import FolderData
+from gan_helpers.models import IMAGE_SHAPE, Shape
+from gan_helpers.runs import pick_device, read_checkpoint
 from gan_helpers.weights import WEIGHTS_DIR
 
 METHODS = ("contrastive", "autoencoder")
@@ -46,18 +49,25 @@ class EncoderConfig:
 
 
 class Encoder(nn.Module):
-    """Three strided convolutions to a 128-d feature vector (``features``), and the head that
-    training needs: a projection for the contrastive loss, or a decoder for the autoencoder."""
+    """Strided convolutions down to 4x4 (three for 28x28: 14, 7, 4), then a 128-d feature vector
+    (``features``), and the head that training needs: a projection for the contrastive loss, or a
+    decoder for the autoencoder (28x28 grey images only). Chapter 10 builds it for a folder's
+    ``image_shape``: 32 or 64 pixels, grey or colour."""
 
-    def __init__(self, method: str = "contrastive", features: int = 128) -> None:
+    def __init__(self, method: str = "contrastive", features: int = 128, image_shape: Shape = IMAGE_SHAPE):
         super().__init__()
-        self.method = method
-        self.features = nn.Sequential(
-            nn.Conv2d(1, 32, 4, 2, 1), nn.BatchNorm2d(32), nn.ReLU(),  # 14x14
-            nn.Conv2d(32, 64, 4, 2, 1), nn.BatchNorm2d(64), nn.ReLU(),  # 7x7
-            nn.Conv2d(64, 128, 3, 2, 1), nn.BatchNorm2d(128), nn.ReLU(),  # 4x4
-            nn.Flatten(), nn.Linear(128 * 4 * 4, features),
-        )  # fmt: skip
+        self.method, self.image_shape = method, tuple(image_shape)
+        if method == "autoencoder" and self.image_shape != IMAGE_SHAPE:
+            size = "x".join(map(str, self.image_shape))
+            raise ValueError(f"the autoencoder is built for 1x28x28 images, not {size}: use contrastive")
+        channels, side, _ = image_shape
+        layers, depth = [], 0
+        while side > 4:  # halve the side (an odd one rounds up: 7 -> 4) and double the maps, to 128
+            outputs = min(128, 32 * 2**depth)
+            kernel = 4 if side % 2 == 0 else 3
+            layers += [nn.Conv2d(channels, outputs, kernel, 2, 1), nn.BatchNorm2d(outputs), nn.ReLU()]
+            channels, side, depth = outputs, (side + 1) // 2, depth + 1
+        self.features = nn.Sequential(*layers, nn.Flatten(), nn.Linear(channels * 4 * 4, features))
         if method == "contrastive":  # the loss acts on a projection, so the features keep more
             self.head = nn.Sequential(
                 nn.ReLU(), nn.Linear(features, features), nn.ReLU(), nn.Linear(features, 64)
@@ -110,38 +120,79 @@ def encoder_loss(model: Encoder, images: torch.Tensor, temperature: float) -> to
 
 
 def train_encoder(config: EncoderConfig, train: ImageData, device) -> Encoder:
-    """Adam with a one-cycle schedule on the training images; labels are never read."""
+    """Adam with a one-cycle schedule on the training images (any size the networks take); labels
+    are never read."""
     torch.manual_seed(config.seed)
-    model = Encoder(config.method).to(device)
+    model = Encoder(config.method, image_shape=train.images.shape[1:]).to(device)
     batches = BatchIterator(train, config.batch_size, device=device, drop_last=True, seed=config.seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     steps = config.num_epochs * len(batches)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=steps)
-    for epoch in range(config.num_epochs):
-        model.train()
-        total = 0.0
-        for images, _ in tqdm(batches, desc=f"encoder epoch {epoch + 1}", leave=False):
-            loss = encoder_loss(model, images, config.temperature)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item()
-        mean = total / len(batches)
-        print(f"epoch {epoch + 1}/{config.num_epochs}: {config.method} loss {mean:.4f}", flush=True)
+    report_every = max(1, config.num_epochs // 10)  # ten lines, however many short epochs
+    model.train()
+    with tqdm(total=steps, desc="encoder", leave=False) as bar:
+        for epoch in range(config.num_epochs):
+            total = 0.0
+            for images, _ in batches:
+                loss = encoder_loss(model, images, config.temperature)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+                total += loss.item()
+                bar.update()
+            if (epoch + 1) % report_every == 0 or epoch + 1 == config.num_epochs:
+                mean = total / len(batches)
+                bar.write(f"epoch {epoch + 1}/{config.num_epochs}: {config.method} loss {mean:.4f}")
     return model.eval()
+
+
+FOLDER_STEPS = 1500  # batches a folder's encoder learns from, however few its images
+
+
+def folder_config(count: int, seed: int = 0, device: str = "auto") -> EncoderConfig:
+    """How an encoder learns a folder's ``count`` training images: batches of up to 256 (at most
+    half the images, so an epoch has two), for about ``FOLDER_STEPS`` batches: a few hundred
+    images need hundreds of passes, as a GAN on them does."""
+    batch_size = max(2, min(256, count // 2))
+    epochs = -(-FOLDER_STEPS // (count // batch_size))  # rounded up
+    return EncoderConfig(num_epochs=epochs, batch_size=batch_size, seed=seed, device=device)
+
+
+def folder_encoder_path(folder: FolderData) -> Path:
+    """Where a folder's encoder is kept: beside its cache, one per image shape."""
+    if folder.place is None:
+        raise ValueError(f"{folder.record['path']} was read without a cache; give the encoder's file")
+    channels, side = folder.data.images.shape[1:3]
+    return folder.place / f"encoder-{channels}x{side}x{side}.pt"
+
+
+def encoder_for_folder(folder: FolderData, device="cpu") -> Encoder:
+    """The folder's own label-free encoder, kept beside its cache: trained on the folder's
+    training images (never the held-out ones) the first time it is asked for."""
+    path = folder_encoder_path(folder)
+    if path.is_file():
+        return load_encoder(path, device)
+    training = folder.part(held=False)
+    print(f"Training the label-free encoder on the {len(training)} training images of "
+          f"{folder.record['path']} (first use; kept as {path})", flush=True)  # fmt: skip
+    config = folder_config(len(training))
+    model = train_encoder(config, training, pick_device(config.device))
+    atomic_save(encoder_state(model.cpu(), config), path)
+    return model.to(device)
 
 
 def encoder_state(model: Encoder, config: EncoderConfig) -> dict:
     """What the weights file holds: the features' weights (the head is needed only to train)."""
     weights = {key: value for key, value in model.state_dict().items() if key.startswith("features.")}
-    return {"format": 1, "kind": "encoder", "config": asdict(config), "encoder": weights}
+    return {"format": 1, "kind": "encoder", "config": asdict(config), "encoder": weights,
+            "image_shape": list(model.image_shape)}  # fmt: skip
 
 
 def encoder_from_state(state: dict) -> Encoder:
     """The encoder of a weights file's contents, in eval mode, without its training head."""
     with torch.random.fork_rng(devices=[]):  # building it must not move a training run's random state
-        model = Encoder(state["config"]["method"])
+        model = Encoder(state["config"]["method"], image_shape=state.get("image_shape", IMAGE_SHAPE))
     model.head = nn.Identity()
     model.load_state_dict(state["encoder"])
     return model.eval()

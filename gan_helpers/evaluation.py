@@ -15,9 +15,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gan_helpers.classifier import load_classifier, predict
+from gan_helpers.classifier import features_and_predictions, load_classifier
 from gan_helpers.data import CLASS_NAMES, ImageData, load_fashion_mnist, scaled_batches, take_subset, unscale
 from gan_helpers.encoder import load_encoder
+from gan_helpers.image_folder import FolderData
 from gan_helpers.metrics import (
     class_distribution,
     frechet_distance,
@@ -32,7 +33,7 @@ from gan_helpers.sampling import generate, grid_labels, metric_samples
 
 
 @torch.no_grad()
-def extract_features(model: nn.Module, images: torch.Tensor, device="cpu", batch_size: int = 1000):
+def extract_features(model: nn.Module, images: torch.Tensor, device="cpu", batch_size: int | None = None):
     """The 128-d penultimate-layer features [N, 128] (float64 on the CPU, for the statistics)."""
     return torch.cat([model.features(b) for b in scaled_batches(images, device, batch_size)]).double().cpu()
 
@@ -74,6 +75,14 @@ class Reference:
         (x.y / d + 1)^3 sees inner products of order 1, as with Inception features."""
         return extract_features(self.network, images, self.device) / self.scale
 
+    def features_and_predictions(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``features(images)`` and, in the classifier's space, its class probabilities from the
+        same pass (None in the encoder's)."""
+        if self.classifier is None:
+            return self.features(images), None
+        features, probabilities = features_and_predictions(self.classifier, images, self.device)
+        return features / self.scale, probabilities
+
     @classmethod
     def build(
         cls,
@@ -104,7 +113,7 @@ def evaluate_images(images: torch.Tensor, reference: Reference) -> dict[str, flo
     The inception score and the class entropy need class probabilities: NaN outside the
     classifier's space.
     """
-    features = reference.features(images)
+    features, probabilities = reference.features_and_predictions(images)
     kid_mean, kid_std = kernel_distance(features, reference.train_features)
     precision, recall = precision_recall(reference.train_features, features)
     row = {
@@ -118,8 +127,7 @@ def evaluate_images(images: torch.Tensor, reference: Reference) -> dict[str, flo
         "class entropy": math.nan,
         "samples": len(images),
     }
-    if reference.classifier is not None:
-        probabilities = predict(reference.classifier, images, reference.device)
+    if probabilities is not None:
         share, row["class entropy"] = class_distribution(probabilities)
         row["IS"], row["class share"] = inception_score(probabilities, splits=10)[0], share.tolist()
     return row
@@ -137,9 +145,9 @@ def tracked_quality(generator: nn.Module, references: list[Reference], seed: int
     tracked = {}
     for reference in references:
         key = "fd" if reference.space == "classifier" else f"fd_{reference.space}"
-        tracked[key] = frechet_distance(reference.features(images), reference.train_features)
-        if reference.classifier is not None:
-            probabilities = predict(reference.classifier, images, reference.device)
+        features, probabilities = reference.features_and_predictions(images)
+        tracked[key] = frechet_distance(features, reference.train_features)
+        if probabilities is not None:
             tracked["fd_class_entropy"] = class_distribution(probabilities)[1]
     return tracked
 
@@ -225,9 +233,9 @@ def evaluate_conditional(
     reference = reference or Reference.build(count=min(60_000, 10 * per_class), seed=seed, device=device)
     requested = grid_labels(10 * per_class, 10)  # per_class of each class, class by class
     images = generate(generator.to(reference.device), len(requested), seed, requested)
-    predicted = predict(reference.classifier, images, reference.device).argmax(1)
-    accuracy = conditional_accuracy(predicted, requested, 10)
-    fake_features, real_labels = reference.features(images), reference.train_labels
+    fake_features, probabilities = reference.features_and_predictions(images)
+    accuracy = conditional_accuracy(probabilities.argmax(1), requested, 10)
+    real_labels = reference.train_labels
     distance = [
         frechet_distance(fake_features[requested == c], reference.train_features[real_labels == c])
         for c in range(10)
@@ -280,3 +288,42 @@ def evaluation_report(generators: dict[str, nn.Module], samples: int = 10_000, s
         f"  encoder:    {SPACES['encoder']}; it has no classes, so no IS or class entropy"
     )
     return "\n".join([header, format_table(rows), *notes])
+
+
+MIN_HELD_OUT = 20  # fewer held-out images than this give an FD of noise
+
+
+def check_held_out(folder: FolderData) -> None:
+    """A folder holds out enough images to measure against, or one line that says so."""
+    count = len(folder.part(held=True))
+    if count < MIN_HELD_OUT:
+        raise ValueError(
+            f"{folder.record['path']} holds out {count} of its {len(folder.data)} images (one in ten), "
+            f"and a measurement needs at least {MIN_HELD_OUT}: add images (about {10 * MIN_HELD_OUT} in all)"
+        )
+
+
+def folder_report(
+    generators: dict[str, nn.Module], folder: FolderData, encoder: nn.Module, seed: int = 0
+) -> str:
+    """``evaluate --data-dir``: each generator against a folder of one's own images, without
+    labels, in the space of an encoder trained on the folder (``encoder.encoder_for_folder``).
+
+    The folder's held-out images (never trained on) are the real row: the floor, what a perfect
+    generator scores with this few images. Every row has as many images as that row, so the
+    numbers compare; the reference is the folder's training images.
+    """
+    check_held_out(folder)
+    training, held = folder.part(held=False), folder.part(held=True)
+    where = folder.record["path"]
+    device = next(encoder.parameters()).device
+    reference = Reference.build(len(training), seed, device, train=training, space="encoder", network=encoder)
+    rows = {"real (held out)": evaluate_images(held.images, reference)}
+    for name, generator in generators.items():
+        rows[name] = evaluate_images(metric_samples(generator.to(device), len(held), seed), reference)
+    header = (
+        f"{len(held)} samples per row (noise seed {seed}) and the {len(held)} held-out images of {where}, "
+        f"compared with its {len(training)} training images\nin the space of an encoder trained on them "
+        "without labels (no IS or class entropy); the real row is the floor at this count"
+    )
+    return "\n".join([header, format_table(rows)])

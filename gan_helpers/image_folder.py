@@ -7,7 +7,9 @@ trains on them); a folder with pictures of its own, or with one subfolder, is un
 The decoded images are cached in the project's ``data/`` folder, never in yours, under a key of
 the folder, its files' names, sizes and times and the options: the next run starts at once, a
 changed folder is read again. A file that is not a picture, or is cut off, is skipped and
-counted, and the list of them is written beside the cache (``data-report.txt``).
+counted, and the list of them is written beside the cache (``data-report.txt``). One picture in
+ten, chosen by its name, is held out of training, so ``evaluate --data-dir`` has real images no
+generator has seen to compare with.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -32,7 +34,14 @@ IMAGE_SIZES = (28, 32, 64)  # the sides the networks are built for (models.SIDES
 CHANNELS = (1, 3)
 DEFAULT_SIZE = 32  # a folder's images when image_size is left at 0
 CACHE_FOLDER, DEMO_FOLDER = OWN_FOLDERS  # under the data root: data/folders/<name>-<key>/, data/demo/
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
+HELD_OUT = 10  # one picture in HELD_OUT is kept out of training, for evaluation
+
+
+def held_out(name: str) -> bool:
+    """Whether the picture at ``name`` (its path in the folder) is held out of training: decided
+    by a hash of the name alone, so adding or removing other files never moves it across."""
+    return int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % HELD_OUT == 0
 
 
 @dataclass(frozen=True)
@@ -42,14 +51,22 @@ class FolderData:
     ``record``, what a run keeps to know its data again (path, file count, a hash of the list)."""
 
     data: ImageData
+    names: tuple[str, ...]  # each image's file, relative to the folder
     skipped: dict[str, list[str]]  # reason -> relative paths
     record: dict
     report: Path | None  # the skipped files' list, when there are any
     cached: bool  # read from the cache, not decoded
+    place: Path | None = None  # the cache's folder (its encoder is kept there too)
 
     @property
     def labelled(self) -> bool:
         return bool(self.data.class_names)
+
+    def part(self, held: bool) -> ImageData:
+        """The images a generator trains on (``held=False``), or the held-out ones (``held=True``)."""
+        mask = torch.tensor([held_out(name) == held for name in self.names], dtype=torch.bool)
+        data = self.data
+        return ImageData(data.images[mask], data.labels[mask], data.class_names, not held)
 
     def skipped_line(self) -> str:
         """``skipped 2 of 412 files: 1 not an image, 1 truncated — see …/data-report.txt`` ("" if none)."""
@@ -188,7 +205,8 @@ def load_image_folder(
     skipped = {reason: [n for n, r in zip(names, reasons, strict=True) if r == reason]
                for reason in ("not an image", "truncated", "unreadable")}  # fmt: skip
     record = {"path": str(path), "files": len(kept), "list_hash": list_hash(files)}
-    result = FolderData(ImageData(pictures, labels, classes, True), skipped, record, None, False)
+    data = ImageData(pictures, labels, classes, True)
+    result = FolderData(data, tuple(kept), skipped, record, None, False)
     result = to_cache(place, result) if place is not None else result
     return in_channels(result, channels)
 
@@ -197,7 +215,7 @@ def in_channels(folder: FolderData, channels: int) -> FolderData:
     """The folder's RGB images with ``channels`` (``with_channels``)."""
     data = folder.data
     images = ImageData(with_channels(data.images, channels), data.labels, data.class_names, True)
-    return FolderData(images, folder.skipped, folder.record, folder.report, folder.cached)
+    return replace(folder, data=images)
 
 
 def to_cache(place: Path, result: FolderData) -> FolderData:
@@ -211,10 +229,11 @@ def to_cache(place: Path, result: FolderData) -> FolderData:
     data = result.data
     state = {
         "format": CACHE_FORMAT, "images": data.images, "labels": data.labels,
-        "class_names": list(data.class_names), "skipped": result.skipped, "record": result.record,
+        "class_names": list(data.class_names), "names": list(result.names), "skipped": result.skipped,
+        "record": result.record,
     }  # fmt: skip
     atomic_save(state, place / "images.pt")
-    return FolderData(data, result.skipped, result.record, report, False)
+    return replace(result, report=report, place=place)
 
 
 def from_cache(place: Path, path: Path, channels: int) -> FolderData:
@@ -223,7 +242,8 @@ def from_cache(place: Path, path: Path, channels: int) -> FolderData:
     data = ImageData(state["images"], state["labels"], tuple(state["class_names"]), True)
     report = place / "data-report.txt"
     record = {**state["record"], "path": str(path)}
-    folder = FolderData(data, state["skipped"], record, report if report.is_file() else None, True)
+    report = report if report.is_file() else None
+    folder = FolderData(data, tuple(state["names"]), state["skipped"], record, report, True, place)
     return in_channels(folder, channels)
 
 
@@ -255,7 +275,11 @@ def describe(folder: FolderData) -> str:
     cached = ", from the cache" if folder.cached else ""
     colour = "colour" if channels == 3 else "grey"
     where = folder.record["path"]
-    line = f"Training on {len(data)} images of {where}: {side}x{side}, {colour}, {classes}{cached}"
+    held = len(folder.part(held=True))
+    line = (
+        f"Training on {len(data) - held} images of {where} ({held} more held out for evaluate): "
+        f"{side}x{side}, {colour}, {classes}{cached}"
+    )
     skipped = folder.skipped_line()
     return line + (f"\n{skipped}" if skipped else "")
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from gan_helpers.checks import check_seed, integer
-from gan_helpers.models import IMAGE_SHAPE, is_conditional
+from gan_helpers.models import image_shape_of, is_conditional
 from gan_helpers.sampling import eval_mode
 
 # --- Truncation.
@@ -104,7 +104,7 @@ def invert(
 def starting_points(generator, targets, starts, seed, labels):
     """Targets on the generator's device, and ``starts`` noise vectors per target (and class)."""
     starts = integer("starts", starts, 1)
-    shape = getattr(generator, "image_shape", IMAGE_SHAPE)  # a generator of one's own may not say
+    shape = image_shape_of(generator)
     if targets.ndim != 4 or tuple(targets.shape[1:]) != shape:
         raise ValueError(
             f"targets must be images of the generator's shape [N, {', '.join(map(str, shape))}], got "

@@ -254,6 +254,12 @@ def is_conditional(model: nn.Module) -> bool:
     return hasattr(model, "num_classes")
 
 
+def image_shape_of(generator: nn.Module) -> Shape:
+    """The (channels, height, width) a generator makes; a generator of one's own that does not
+    say makes Fashion-MNIST's."""
+    return tuple(getattr(generator, "image_shape", IMAGE_SHAPE))
+
+
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

@@ -271,13 +271,13 @@ def train(
 
 
 def training_data(cfg: TrainConfig) -> ImageData:
-    """The config's training images: its folder (chapter 10; said in a line, with what was
-    skipped), else its dataset."""
+    """The config's training images: its folder's, all but the held-out tenth (chapter 10; said
+    in a line, with what was skipped), else its dataset's."""
     if not cfg.data_dir:
         return load_dataset(cfg.dataset, cfg.data_root, train=True)
     folder = read_folder(cfg)
     print(describe(folder), flush=True)
-    return folder.data
+    return folder.part(held=False)
 
 
 def write_report(run: Run) -> None:

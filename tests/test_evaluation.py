@@ -45,8 +45,13 @@ def test_classifier_learns_and_round_trips(tmp_path):
     path = classifier.save_classifier(model, config, accuracy, tmp_path / "c.pt")
     loaded = classifier.load_classifier(path)
     assert loaded.test_accuracy == accuracy
-    assert torch.equal(evaluation.predict(loaded, data.images), evaluation.predict(model, data.images))
+    assert torch.equal(classifier.predict(loaded, data.images), classifier.predict(model, data.images))
     assert evaluation.extract_features(loaded, data.images).shape == (100, 128)
+    # one pass gives what the two separate passes give
+    features, probabilities = classifier.features_and_predictions(loaded, data.images)
+    assert torch.equal(features, evaluation.extract_features(loaded, data.images))
+    assert torch.allclose(features, evaluation.extract_features(loaded, data.images, batch_size=7), atol=1e-5)
+    assert torch.allclose(probabilities, classifier.predict(loaded, data.images), atol=1e-6)
     with pytest.raises(ValueError, match="num_epochs = 0"):
         ClassifierConfig(num_epochs=0)
 

@@ -153,7 +153,8 @@ def test_a_run_on_a_folder_trains_samples_exports_and_records_its_data(tmp_path,
     (root / "cats" / "notes.txt").write_text("x")
     run = train(folder_config(root, tmp_path, "sngan", augment="diff"), progress=False)
     out = capsys.readouterr().out
-    assert "Training on 8 images of" in out and "32x32, colour, 2 classes (cats, dogs)" in out
+    assert "Training on 7 images of" in out and "(1 more held out for evaluate)" in out
+    assert "32x32, colour, 2 classes (cats, dogs)" in out
     assert "skipped 1 of 9 files: 1 not an image" in out
     generator = load_generator(run.checkpoint_path)
     assert generator(torch.randn(3, 100)).shape == (3, 3, 32, 32)

@@ -18,6 +18,10 @@ PROMPTS = ".jp-Notebook .jp-CodeCell .jp-InputPrompt"
 OUTPUT = ".jp-Notebook .jp-OutputArea-output"
 PANEL_LABELS = {"epochs", "batch size", "generator lr", "discriminator lr", "Adam β₁", "latent size",
                 "share of data", "seed"}  # fmt: skip
+KERNEL_IDLE = ".jp-Notebook-ExecutionIndicator[data-status='idle']"
+# Started: some cell waits ("[*]") or has run ("[3]"); after "Clear All Outputs" every prompt is "[ ]".
+STARTED = f"""() => [...document.querySelectorAll('{PROMPTS}')]
+  .some(p => /\\[(\\*|\\d+)\\]/.test(p.textContent))"""
 # Finished: the kernel is idle and no cell waits ("[*]"); every cell has a number unless one failed.
 FINISHED = """() => {
   const prompts = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
@@ -41,9 +45,17 @@ def run_all_cells(page, lab, name: str, timeout_s: float = 300) -> None:
     page.wait_for_function(
         "() => /Python/.test(document.querySelector('.jp-KernelName')?.textContent || '')", timeout=90_000
     )
+    page.wait_for_selector(KERNEL_IDLE, state="attached", timeout=90_000)  # started, not connecting
     _menu(page, "Edit", "editmenu:clear-all")
-    _menu(page, "Run", "runmenu:run-all")
-    page.wait_for_selector(f"{PROMPTS}:has-text('*')", timeout=60_000)
+    for attempt in (1, 2):  # on a loaded machine a menu click can go unseen: then choose it again
+        _menu(page, "Run", "runmenu:run-all")
+        try:
+            page.wait_for_function(STARTED, timeout=30_000, polling=250)
+            break
+        except Exception as error:  # Playwright's TimeoutError
+            if type(error).__name__ != "TimeoutError" or attempt == 2:
+                raise
+            screenshot(page, page.locator(".jp-Notebook"), f"{name.removesuffix('.ipynb')}-not-started")
     try:
         page.wait_for_function(FINISHED, timeout=timeout_s * 1000, polling=500)
     except Exception as error:  # Playwright's TimeoutError; Playwright itself may be absent here
