@@ -151,10 +151,10 @@ FOLDER_STEPS = 1500  # batches a folder's encoder learns from, however few its i
 
 
 def folder_config(count: int, seed: int = 0, device: str = "auto") -> EncoderConfig:
-    """How an encoder learns a folder's ``count`` training images: batches of up to 256 (at most
+    """How an encoder learns a folder's ``count`` training images: batches of up to 128 (at most
     half the images, so an epoch has two), for about ``FOLDER_STEPS`` batches: a few hundred
     images need hundreds of passes, as a GAN on them does."""
-    batch_size = max(2, min(256, count // 2))
+    batch_size = max(2, min(128, count // 2))
     epochs = -(-FOLDER_STEPS // (count // batch_size))  # rounded up
     return EncoderConfig(num_epochs=epochs, batch_size=batch_size, seed=seed, device=device)
 

@@ -86,7 +86,7 @@ def test_the_fashion_encoder_is_built_as_before():
 def test_a_folders_encoder_learns_enough_batches_however_few_the_images():
     small, large = folder_config(180), folder_config(20_000)
     assert small.batch_size == 90 and small.num_epochs * (180 // 90) >= encoder_module.FOLDER_STEPS
-    assert large.batch_size == 256 and large.num_epochs == -(-encoder_module.FOLDER_STEPS // (20_000 // 256))
+    assert large.batch_size == 128 and large.num_epochs == -(-encoder_module.FOLDER_STEPS // (20_000 // 128))
 
 
 def test_the_folders_encoder_is_trained_on_first_use_then_kept(tmp_path, monkeypatch, capsys):

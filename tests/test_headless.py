@@ -9,6 +9,7 @@ that capture (``gan_helpers.display.Interactive``), which the first test checks 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -109,6 +110,35 @@ def test_chapter_07_runs_at_full_size_under_nbclients_defaults(monkeypatch):
     execute_within(client, limit_s=900)
     outputs = [output for cell in notebook.cells for output in cell.get("outputs", [])]
     assert [output for output in outputs if output.output_type == "error"] == []
+    printed = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
+    check_the_stated_numbers(notebook, printed)
+
+
+def stated(notebook, pattern: str) -> tuple[int, ...]:
+    """The numbers ``pattern`` finds in the chapter's prose (markdown cells)."""
+    text = " ".join(" ".join(c.source.split()) for c in notebook.cells if c.cell_type == "markdown")
+    found = re.search(pattern, text)
+    assert found, f"the chapter no longer says {pattern!r}"
+    return tuple(int(group) for group in found.groups())
+
+
+def check_the_stated_numbers(notebook, printed: str) -> None:
+    """Chapter 07's prose states ranges for its seed-0 runs (rounding differs between CPUs, and
+    the game is chaotic): what this full-size run printed lies in them."""
+    gan_prose = r"non-saturating GAN ends with (\d) or (\d) of 8 modes and (\d+)–(\d+)% of its points high"
+    low_modes, high_modes, low_quality, high_quality, most = stated(
+        notebook, gan_prose + r" quality.*never covers more than (\d)\."
+    )
+    gan = r"non-saturating GAN .*?: (\d)/8 modes, (\d+)% high quality; last 11 snapshots: \d-(\d) modes"
+    covered, quality, late_most = (int(group) for group in re.search(gan, printed).groups())
+    assert low_modes <= covered <= high_modes and late_most <= most and low_quality <= quality <= high_quality
+    modes, low, high = stated(notebook, r"WGAN-GP ends with all (\d) modes and (\d+)–(\d+)% high")
+    wgan = re.search(r"WGAN-GP .*?: (\d)/8 modes, (\d+)% high", printed)
+    covered, quality = (int(group) for group in wgan.groups())
+    assert covered == modes and low <= quality <= high
+    low, high = stated(notebook, r"The discriminator is saturated on (\d+)–(\d+)% of the grid")
+    saturated = int(re.search(r"above 0.95 on (\d+)% of the plane", printed).group(1))
+    assert low <= saturated <= high
 
 
 PARAMETERS = {  # one setting changed for each chapter that has a parameters cell

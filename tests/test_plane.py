@@ -1,14 +1,11 @@
-"""Chapter 07's toolkit: 2-D data, the mode metric, the loop with snapshots, the pictures, and the
-numbers the chapter's prose states, recomputed from the chapter's own runs."""
+"""Chapter 07's toolkit: 2-D data, the mode metric, the loop with snapshots, the pictures. The
+numbers the chapter's prose states are checked against its own full-size run in test_headless."""
 
 from __future__ import annotations
 
 import math
-import re
-from pathlib import Path
 
 import matplotlib
-import nbformat
 import pytest
 import torch
 
@@ -39,7 +36,6 @@ from gan_helpers.plane_views import (
 )
 
 matplotlib.use("Agg")
-CHAPTER = Path(__file__).resolve().parent.parent / "notebooks" / "07_gans_in_two_dimensions.ipynb"
 
 
 def test_the_ring_and_the_grid_put_their_centres_where_they_say():
@@ -184,39 +180,6 @@ def test_every_distribution_trains():
     for name in DISTRIBUTIONS:
         run = train_points(tiny(data=name))
         assert run.frames[-1].coverage.num_modes == run.data.num_modes
-
-
-def stated(pattern: str) -> tuple[str, ...]:
-    """The groups of ``pattern`` in the chapter's prose (markdown cells)."""
-    text = " ".join(c.source for c in nbformat.read(CHAPTER, as_version=4).cells if c.cell_type == "markdown")
-    found = re.search(pattern, " ".join(text.split()))
-    assert found, f"the chapter no longer says {pattern!r}"
-    return found.groups()
-
-
-def test_the_numbers_the_chapter_states_come_from_its_own_runs():
-    """The two main runs at full size, as the chapter trains them (2 threads, as on a 2-core CPU)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        gan = train_points(PointConfig())
-        wgan = train_points(PointConfig(objective="wgan-gp", lr_g=5e-4, lr_d=5e-4, steps=1000))
-    finally:
-        torch.set_num_threads(threads)
-    # The chapter states ranges: rounding, which differs between CPUs, changes this chaotic game.
-    low_modes, high_modes, low_quality, high_quality, most = stated(
-        r"non-saturating GAN ends with (\d) or (\d) of 8 modes and (\d+)–(\d+)% of its points high quality"
-        r".*never covers more than (\d)\."
-    )
-    final, late = gan.frames[-1].coverage, [frame.coverage.covered for frame in gan.frames[-11:]]
-    assert int(low_modes) <= final.covered <= int(high_modes) and max(late) <= int(most)
-    assert int(low_quality) <= round(100 * final.high_quality) <= int(high_quality)
-    wg_modes, wg_low, wg_high = stated(r"WGAN-GP ends with all (\d) modes and (\d+)–(\d+)% high quality")
-    final = wgan.frames[-1].coverage
-    assert final.covered == int(wg_modes) and int(wg_low) <= round(100 * final.high_quality) <= int(wg_high)
-    low, high = stated(r"The discriminator is saturated on (\d+)–(\d+)% of the grid")
-    field = gan.frames[-1].field
-    assert int(low) <= round(100 * ((field < 0.05) | (field > 0.95)).float().mean().item()) <= int(high)
 
 
 def test_the_panel_refuses_a_negative_seed_and_says_what_it_will_train():

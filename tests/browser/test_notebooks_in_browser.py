@@ -300,6 +300,7 @@ def test_own_images_chapter_trains_on_its_demo_folder_and_the_panel_sets_augment
     run_all_cells(page, jupyter_lab, "10_your_own_images.ipynb")
     text = page.text_content(".jp-Notebook")
     assert "32x32, colour, no classes" in text and "from the cache" in text  # read, then read again cached
+    assert "real (held out)" in text and "held-out images of" in text  # measured against its own pictures
     panel = page.locator(f"{OUTPUT} .widget-interact").first
     panel.scroll_into_view_if_needed()
     labels = {label.strip() for label in panel.locator(".widget-label").all_text_contents()}
