@@ -153,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     encode.add_argument("--seed", type=int, default=0, help="fixes weights, data order and views (default 0)")
     encode.add_argument("--device", choices=DEVICES, default="auto", help="where to train")
     add_folder_options(encode, "train on your own images' training part (what evaluate --data-dir uses)")
+    encode.add_argument("--data-root", help="--data-dir: where its cache is kept (default: data/)")
     encode.add_argument(
         "--output", help=f"where to save the weights (default {SAMPLES_DIR / 'encoder.pt'}; --data-dir: "
         "beside the folder's cache, where evaluate --data-dir looks)",
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--encoder", metavar="FILE",
         help="--data-dir: the encoder's weights (default: the folder's own, trained on first use)",
     )
+    evaluate.add_argument("--data-root", help="--data-dir: where its cache is kept (default: data/)")
     evaluate.add_argument("--seed", type=int, default=0, help="noise and subset seed (default 0)")
     evaluate.add_argument("--inception", action="store_true", help="also Inception FID (needs torchmetrics)")
     sample = commands.add_parser(

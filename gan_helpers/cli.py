@@ -11,6 +11,7 @@ from pathlib import Path
 
 import matplotlib
 import torch
+from torch import nn
 
 from gan_helpers.arguments import FIELD_OF_OPTION, build_parser
 from gan_helpers.checks import RefusalError, SettingError, check_seed, integer, number
@@ -31,7 +32,7 @@ from gan_helpers.files import DiskFullError, atomic_save
 from gan_helpers.image_folder import FolderData, load_image_folder
 from gan_helpers.images import image_formats, on_dark_background, read_image, save_grid
 from gan_helpers.latent import invert
-from gan_helpers.models import IMAGE_SHAPE, image_shape_of, is_conditional
+from gan_helpers.models import IMAGE_SHAPE, image_shape_of, is_conditional, shape_text
 from gan_helpers.runs import load_run, new_run, pick_device
 from gan_helpers.sampling import generate
 from gan_helpers.training import TrainingDivergedError, train
@@ -105,11 +106,17 @@ def evaluate_paths(paths: list[str], samples: int = 10_000, seed: int = 0, incep
     if not 20 <= samples <= 60_000:
         raise SettingError("samples", samples, "must be from 20 to 60000 (the training images compared with)")
     check_seed(seed)
+    return evaluation_report(load_generators(paths), samples, seed, inception)
+
+
+def load_generators(paths: list[str]) -> dict[str, nn.Module]:
+    """Every generator of ``evaluate``, by the name typed (a repeat keeps its own row), each file
+    checked before any work."""
     generators = {}
-    for position, path in enumerate(paths, start=1):  # every file checked before any work
-        label = path if path not in generators else f"{path} (#{position})"  # a repeat keeps its row
+    for position, path in enumerate(paths, start=1):
+        label = path if path not in generators else f"{path} (#{position})"
         generators[label] = load_any(path)
-    return evaluation_report(generators, samples, seed, inception)
+    return generators
 
 
 def check_sample_output(out: Path, source: Path, overwrite: bool) -> None:
@@ -227,19 +234,26 @@ def run_train_encoder(
     return saved
 
 
-def command_folder(args: argparse.Namespace) -> FolderData:
-    """``--data-dir``, read at ``--image-size`` and ``--channels``, cached in data/."""
-    return load_image_folder(args.data_dir, args.image_size or 0, args.channels or 0, DATA_DIR)
-
-
-def encoder_config(args: argparse.Namespace, folder: FolderData | None) -> EncoderConfig:
-    """``train-encoder``'s settings: ten epochs of Fashion-MNIST, or a folder's ``folder_config``."""
-    if folder is None:
-        epochs = 10 if args.epochs is None else args.epochs
-        return EncoderConfig(args.method, epochs, seed=args.seed, device=args.device)
-    config = folder_config(len(folder.part(held=False)), args.seed, args.device)
-    epochs = config.num_epochs if args.epochs is None else args.epochs
-    return dataclasses.replace(config, method=args.method, num_epochs=epochs)
+def run_encoder_command(args: argparse.Namespace) -> Path:
+    """``train-encoder``: every setting checked, then (``--data-dir``) the folder read, then training."""
+    config = EncoderConfig(args.method, 10 if args.epochs is None else args.epochs, seed=args.seed,
+                           device=args.device)  # fmt: skip
+    if not args.data_dir:
+        for flag in ("image_size", "channels", "data_root"):
+            if getattr(args, flag) is not None:
+                option = "--" + flag.replace("_", "-")
+                raise ValueError(f"{option} goes with --data-dir; leave it out for Fashion-MNIST")
+        return run_train_encoder(config, args.output, args.overwrite)
+    if args.method != "contrastive":
+        raise ValueError("--method autoencoder: its decoder draws 28x28 grey images only; use --method "
+                         "contrastive with --data-dir")  # fmt: skip
+    if args.output:
+        weights_output(args.output, args.overwrite)  # before the folder is read
+    root = args.data_root or DATA_DIR
+    folder = load_image_folder(args.data_dir, args.image_size or 0, args.channels or 0, root)
+    fitted = folder_config(len(folder.part(held=False)), args.seed, args.device)
+    fitted = dataclasses.replace(fitted, num_epochs=fitted.num_epochs if args.epochs is None else args.epochs)
+    return run_train_encoder(fitted, args.output, args.overwrite, folder)
 
 
 def run_evaluate(args: argparse.Namespace) -> str:
@@ -253,20 +267,22 @@ def run_evaluate(args: argparse.Namespace) -> str:
         if value is not None:
             raise ValueError(f"{flag}: with --data-dir every row has as many images as the folder holds out; "
                              f"leave {flag} out")  # fmt: skip
-    generators = {path: load_any(path) for path in args.paths}
-    shapes = {"x".join(map(str, image_shape_of(generator))) for generator in generators.values()}
+    check_seed(args.seed)
+    generators = load_generators(args.paths)
+    shapes = {shape_text(image_shape_of(generator)) for generator in generators.values()}
     if len(shapes) > 1:
         made = " and ".join(sorted(shapes))
         raise ValueError(f"the generators make images of {made}: evaluate one shape at a time")
     channels, side, _ = image_shape_of(next(iter(generators.values())))
-    folder = load_image_folder(args.data_dir, side, channels, DATA_DIR)  # as the generators draw
+    encoder = load_encoder(args.encoder) if args.encoder else None
+    if encoder is not None and shape_text(encoder.image_shape) not in shapes:
+        reads = shape_text(encoder.image_shape)
+        raise ValueError(f"--encoder {args.encoder} reads {reads} images, the generators {shapes.pop()}; "
+                         "give one trained on images of that shape")  # fmt: skip
+    root = args.data_root or DATA_DIR
+    folder = load_image_folder(args.data_dir, side, channels, root)  # read as the generators draw
     check_held_out(folder)  # before an encoder is trained for it
-    encoder = load_encoder(args.encoder) if args.encoder else encoder_for_folder(folder)
-    if tuple(encoder.image_shape) != tuple(folder.data.images.shape[1:]):
-        shape = "x".join(map(str, encoder.image_shape))
-        raise ValueError(f"--encoder {args.encoder} reads {shape} images, the generators make "
-                         f"{shapes.pop()}; give an encoder trained on images of that shape")
-    return folder_report(generators, folder, encoder, args.seed)
+    return folder_report(generators, folder, encoder or encoder_for_folder(folder), args.seed)
 
 
 def run_command(args: argparse.Namespace) -> int:
@@ -277,8 +293,7 @@ def run_command(args: argparse.Namespace) -> int:
         config = ClassifierConfig(args.epochs, args.batch_size, args.lr, args.seed, args.device)
         run_train_classifier(config, args.output, args.overwrite)
     elif args.command == "train-encoder":
-        folder = command_folder(args) if args.data_dir else None
-        run_train_encoder(encoder_config(args, folder), args.output, args.overwrite, folder)
+        run_encoder_command(args)
     elif args.command == "sample":
         print(run_sample(args))
     elif args.command == "invert":

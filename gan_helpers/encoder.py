@@ -20,7 +20,7 @@ from gan_helpers.checks import integer, number, one_of
 from gan_helpers.data import BatchIterator, ImageData
 from gan_helpers.files import atomic_save
 from gan_helpers.image_folder import FolderData
-from gan_helpers.models import IMAGE_SHAPE, Shape
+from gan_helpers.models import IMAGE_SHAPE, Shape, shape_text
 from gan_helpers.runs import pick_device, read_checkpoint
 from gan_helpers.weights import WEIGHTS_DIR
 
@@ -54,11 +54,13 @@ class Encoder(nn.Module):
     decoder for the autoencoder (28x28 grey images only). Chapter 10 builds it for a folder's
     ``image_shape``: 32 or 64 pixels, grey or colour."""
 
-    def __init__(self, method: str = "contrastive", features: int = 128, image_shape: Shape = IMAGE_SHAPE):
+    def __init__(
+        self, method: str = "contrastive", features: int = 128, image_shape: Shape = IMAGE_SHAPE
+    ) -> None:
         super().__init__()
         self.method, self.image_shape = method, tuple(image_shape)
         if method == "autoencoder" and self.image_shape != IMAGE_SHAPE:
-            size = "x".join(map(str, self.image_shape))
+            size = shape_text(self.image_shape)
             raise ValueError(f"the autoencoder is built for 1x28x28 images, not {size}: use contrastive")
         channels, side, _ = image_shape
         layers, depth = [], 0
@@ -154,7 +156,9 @@ def folder_config(count: int, seed: int = 0, device: str = "auto") -> EncoderCon
     """How an encoder learns a folder's ``count`` training images: batches of up to 128 (at most
     half the images, so an epoch has two), for about ``FOLDER_STEPS`` batches: a few hundred
     images need hundreds of passes, as a GAN on them does."""
-    batch_size = max(2, min(128, count // 2))
+    if count < 4:
+        raise ValueError(f"{count} training images: a folder's encoder needs at least 4; add images")
+    batch_size = min(128, count // 2)
     epochs = -(-FOLDER_STEPS // (count // batch_size))  # rounded up
     return EncoderConfig(num_epochs=epochs, batch_size=batch_size, seed=seed, device=device)
 

@@ -18,7 +18,7 @@ from torch import nn
 from gan_helpers.classifier import features_and_predictions, load_classifier
 from gan_helpers.data import CLASS_NAMES, ImageData, load_fashion_mnist, scaled_batches, take_subset, unscale
 from gan_helpers.encoder import load_encoder
-from gan_helpers.image_folder import FolderData
+from gan_helpers.image_folder import HELD_OUT, FolderData
 from gan_helpers.metrics import (
     class_distribution,
     frechet_distance,
@@ -58,7 +58,7 @@ class Reference:
     """
 
     network: nn.Module
-    images: torch.Tensor  # uint8 [count, 1, 28, 28]
+    images: torch.Tensor  # uint8 [count, channels, side, side]
     train_features: torch.Tensor
     train_labels: torch.Tensor  # the classes of those images, for per-class comparisons
     count: int
@@ -295,11 +295,11 @@ MIN_HELD_OUT = 20  # fewer held-out images than this give an FD of noise
 
 def check_held_out(folder: FolderData) -> None:
     """A folder holds out enough images to measure against, or one line that says so."""
-    count = len(folder.part(held=True))
+    count, where = len(folder.part(held=True)), folder.record["path"]
     if count < MIN_HELD_OUT:
         raise ValueError(
-            f"{folder.record['path']} holds out {count} of its {len(folder.data)} images (one in ten), "
-            f"and a measurement needs at least {MIN_HELD_OUT}: add images (about {10 * MIN_HELD_OUT} in all)"
+            f"{where} holds out {count} of its {len(folder.data)} images (one in {HELD_OUT}), and a "
+            f"measurement needs at least {MIN_HELD_OUT}: add images (about {HELD_OUT * MIN_HELD_OUT} in all)"
         )
 
 
@@ -309,9 +309,11 @@ def folder_report(
     """``evaluate --data-dir``: each generator against a folder of one's own images, without
     labels, in the space of an encoder trained on the folder (``encoder.encoder_for_folder``).
 
-    The folder's held-out images (never trained on) are the real row: the floor, what a perfect
-    generator scores with this few images. Every row has as many images as that row, so the
-    numbers compare; the reference is the folder's training images.
+    The folder's held-out images (never trained on) are the real row: what a perfect generator
+    scores, give or take the noise of so few images (a generator well below it in FD may be
+    copying its training images). Every row has as many images as that row, a conditional
+    generator's in the held-out images' classes, so the numbers compare; the reference is the
+    folder's training images.
     """
     check_held_out(folder)
     training, held = folder.part(held=False), folder.part(held=True)
@@ -320,10 +322,12 @@ def folder_report(
     reference = Reference.build(len(training), seed, device, train=training, space="encoder", network=encoder)
     rows = {"real (held out)": evaluate_images(held.images, reference)}
     for name, generator in generators.items():
-        rows[name] = evaluate_images(metric_samples(generator.to(device), len(held), seed), reference)
+        labels = held.labels if is_conditional(generator) else None
+        rows[name] = evaluate_images(generate(generator.to(device), len(held), seed, labels), reference)
     header = (
         f"{len(held)} samples per row (noise seed {seed}) and the {len(held)} held-out images of {where}, "
         f"compared with its {len(training)} training images\nin the space of an encoder trained on them "
-        "without labels (no IS or class entropy); the real row is the floor at this count"
+        "without labels (no IS or class entropy); the real row is what a perfect generator scores,\n"
+        f"give or take the noise of {len(held)} images"
     )
     return "\n".join([header, format_table(rows)])

@@ -254,6 +254,11 @@ def is_conditional(model: nn.Module) -> bool:
     return hasattr(model, "num_classes")
 
 
+def shape_text(shape: Shape) -> str:
+    """An image shape as it is written: (3, 32, 32) -> "3x32x32"."""
+    return "x".join(map(str, shape))
+
+
 def image_shape_of(generator: nn.Module) -> Shape:
     """The (channels, height, width) a generator makes; a generator of one's own that does not
     say makes Fashion-MNIST's."""

@@ -25,18 +25,25 @@ from gan_helpers.encoder import (
 )
 from gan_helpers.image_folder import HELD_OUT, held_out, load_image_folder
 from gan_helpers.training import train
+from gan_helpers.weights import WEIGHTS_DIR
 
 
 def blobs(root: Path, count: int, start: int = 0) -> Path:
-    """``count`` colour PNGs of 40x40: a bright square at a random place on a dark random colour."""
+    """``count`` colour PNGs of 40x40: a bright square at a random place on a dark colour that
+    says the picture's number (red = number, green = 0), so an image can be told by its pixels."""
     root.mkdir(parents=True, exist_ok=True)
     for number in range(start, start + count):
         rng = np.random.default_rng(number)
-        picture = np.tile(rng.integers(0, 90, 3, dtype=np.uint8), (40, 40, 1))
-        top, left = rng.integers(0, 25, 2)
+        picture = np.tile(np.array([number, 0, 60], dtype=np.uint8), (40, 40, 1))
+        top, left = rng.integers(8, 17, 2)
         picture[top : top + 15, left : left + 15] = rng.integers(150, 256, 3, dtype=np.uint8)
         Image.fromarray(picture).save(root / f"blob{number:04d}.png")
     return root
+
+
+def numbers_of(images: torch.Tensor) -> set[int]:
+    """The picture numbers ``blobs`` wrote into each image's corner."""
+    return set(images[:, 0, 0, 0].tolist())
 
 
 def test_one_picture_in_ten_is_held_out_by_its_name_alone(tmp_path, capsys):
@@ -44,14 +51,14 @@ def test_one_picture_in_ten_is_held_out_by_its_name_alone(tmp_path, capsys):
     folder = load_image_folder(root, cache_root=tmp_path / "data")
     training, held = folder.part(held=False), folder.part(held=True)
     assert len(training) + len(held) == 60 and 0 < len(held) < 60 / HELD_OUT * 2.5
-    chosen = {name for name in folder.names if held_out(name)}
-    assert torch.equal(held.images, folder.data.images[[held_out(n) for n in folder.names]])
+    chosen = {int(name[4:8]) for name in folder.names if held_out(name)}
+    assert numbers_of(held.images) == chosen and numbers_of(training.images) == set(range(60)) - chosen
     assert not held.train and training.train
     blobs(root, 40, start=60)  # more pictures: none of the first ones moves across
     grown = load_image_folder(root, cache_root=tmp_path / "data")
-    assert {name for name in grown.names if held_out(name)} & set(folder.names) == chosen
+    assert numbers_of(grown.part(held=True).images) & set(range(60)) == chosen
     cached = load_image_folder(root, cache_root=tmp_path / "data")  # the cache keeps the names
-    assert cached.cached and cached.names == grown.names
+    assert cached.cached and torch.equal(cached.part(held=True).images, grown.part(held=True).images)
     places = {"data_root": str(tmp_path / "data"), "output_dir": str(tmp_path / "runs"), "device": "cpu"}
     config = TrainConfig.for_model("dcgan", data_dir=str(root), num_epochs=1, batch_size=16, **places)
     run = train(config, progress=False)
@@ -84,9 +91,14 @@ def test_the_fashion_encoder_is_built_as_before():
 
 
 def test_a_folders_encoder_learns_enough_batches_however_few_the_images():
-    small, large = folder_config(180), folder_config(20_000)
-    assert small.batch_size == 90 and small.num_epochs * (180 // 90) >= encoder_module.FOLDER_STEPS
-    assert large.batch_size == 128 and large.num_epochs == -(-encoder_module.FOLDER_STEPS // (20_000 // 128))
+    steps = encoder_module.FOLDER_STEPS
+    for count, batch in ((180, 90), (20_000, 128)):
+        config = folder_config(count)
+        per_epoch = count // config.batch_size
+        assert config.batch_size == batch
+        assert config.num_epochs * per_epoch >= steps > (config.num_epochs - 1) * per_epoch  # just enough
+    with pytest.raises(ValueError, match="3 training images: a folder's encoder needs at least 4"):
+        folder_config(3)
 
 
 def test_the_folders_encoder_is_trained_on_first_use_then_kept(tmp_path, monkeypatch, capsys):
@@ -103,40 +115,50 @@ def test_the_folders_encoder_is_trained_on_first_use_then_kept(tmp_path, monkeyp
 
 
 def test_evaluate_on_a_folder_measures_against_its_held_out_images(tmp_path, capsys):
-    root = blobs(tmp_path / "mine", 230)
-    data = str(tmp_path / "data")
+    root, data = blobs(tmp_path / "mine", 230), str(tmp_path / "data")
     common = ["--data-root", data, "--output-dir", str(tmp_path / "runs"), "--quiet", "--device", "cpu"]
     assert main(["train", "dcgan", "--data-dir", str(root), "--epochs", "1", "--run-name", "m", *common]) == 0
     encoder = tmp_path / "encoder.pt"
-    code = main(["train-encoder", "--data-dir", str(root), "--epochs", "2", "--output", str(encoder)])
-    assert code == 0 and encoder.is_file()
+    args = ["--data-dir", str(root), "--data-root", data]
+    assert main(["train-encoder", *args, "--epochs", "2", "--output", str(encoder)]) == 0
+    assert encoder.is_file()
     capsys.readouterr()
     checkpoint = str(tmp_path / "runs" / "m" / "checkpoint.pt")
-    assert main(["evaluate", checkpoint, "--data-dir", str(root), "--encoder", str(encoder)]) == 0
+    assert main(["evaluate", checkpoint, *args, "--encoder", str(encoder)]) == 0
     table = capsys.readouterr().out
-    folder = load_image_folder(root, cache_root=data)
-    held = len(folder.part(held=True))
+    held = len(load_image_folder(root, cache_root=data).part(held=True))
     assert f"{held} samples per row (noise seed 0) and the {held} held-out images of" in table
     rows = {row.split()[0]: row.split() for row in table.splitlines() if row.startswith(("real", checkpoint))}
     assert set(rows) == {"real", checkpoint}
     floor, generated = float(rows["real"][3]), float(rows[checkpoint][1])
     assert 0 <= floor < generated  # one epoch of training is far from the held-out pictures
+    shipped = WEIGHTS_DIR / "encoder.pt"  # Fashion-MNIST's
+    refusals = [  # what cannot be measured together, each before the folder is read again
+        (["evaluate", checkpoint, "dcgan", *args], "make images of 1x28x28 and 3x32x32: evaluate one shape"),
+        (["evaluate", checkpoint, *args, "--encoder", str(shipped)], "encoder.pt reads 1x28x28 images"),
+        (["evaluate", checkpoint, *args, "--seed", "-1"], "--seed -1"),
+    ]
+    for arguments, message in refusals:
+        assert main(arguments) == 2 and message in capsys.readouterr().err, arguments
 
 
 def test_evaluate_and_train_encoder_refuse_bad_folder_options_in_one_line(tmp_path, capsys):
-    few, out = blobs(tmp_path / "few", 40), tmp_path / "e"
+    few, out, data = blobs(tmp_path / "few", 40), tmp_path / "e", tmp_path / "data"
     cases = [
         (["evaluate", "dcgan", "--encoder", "x.pt"], "--encoder goes with --data-dir"),
         (["evaluate", "dcgan", "--data-dir", str(few), "--samples", "50"], "--samples: with --data-dir"),
-        (["evaluate", "dcgan", "--data-dir", str(tmp_path / "nowhere")], "--data-dir"),
-        (["evaluate", "dcgan", "--data-dir", str(few)], "a measurement needs at least 20: add images"),
-        (["train-encoder", "--data-dir", str(few), "--method", "autoencoder", "--output", str(out)],
-         "autoencoder is built for 1x28x28 images"),
+        (["evaluate", "dcgan", "--data-dir", str(few), "--inception"], "--inception: with --data-dir"),
+        (["evaluate", "dcgan", "--data-dir", str(tmp_path / "nowhere")], "no such folder"),
+        (["train-encoder", "--image-size", "32"], "--image-size goes with --data-dir"),
+        (["train-encoder", "--data-dir", str(few), "--method", "autoencoder"], "use --method contrastive"),
         (["train-encoder", "--data-dir", str(few), "--epochs", "0"], "--epochs 0"),
-    ]  # fmt: skip
+        (["train-encoder", "--data-dir", str(few), "--seed", "-1"], "--seed -1"),
+    ]
     for args, message in cases:
-        code = main(args)
+        code = main([*args, "--data-root", str(data)] if "--data-dir" in args else args)
         err = capsys.readouterr().err
         assert code == 2 and message in err, (args, err)
         assert len(err.strip().splitlines()) == 1, err
-    assert not out.exists()
+    assert not out.exists() and not data.exists()  # refused before the folder was read
+    assert main(["evaluate", "dcgan", "--data-dir", str(few), "--data-root", str(data)]) == 2
+    assert "a measurement needs at least 20: add images" in capsys.readouterr().err

@@ -104,6 +104,7 @@ def execute_within(client: NamingClient, limit_s: float) -> None:
 def test_chapter_07_runs_at_full_size_under_nbclients_defaults(monkeypatch):
     """``jupyter nbconvert --execute`` of chapter 07 as a user starts it: full size, no timeout."""
     monkeypatch.delenv(SMALL_RUN_ENV, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")  # the prose's ranges are for two CPU threads
     path = project_dir() / "notebooks" / "07_gans_in_two_dimensions.ipynb"
     notebook = nbformat.read(path, as_version=4)
     client = NamingClient(notebook, resources={"metadata": {"path": str(path.parent)}})  # timeout=None
