@@ -28,7 +28,7 @@ def small_run_overrides() -> dict:
     """Config fields that shrink a notebook's training run to seconds under the test switch."""
     if not is_small_run():
         return {}
-    return {"num_epochs": 1, "subset": 0.02, "log_every": 2}
+    return {"num_epochs": 1, "subset": 0.02, "log_every": 2, "quality_samples": 500}
 
 
 def small_run(config: TrainConfig) -> TrainConfig:
