@@ -179,7 +179,8 @@ def format_table(rows: dict[str, dict | list[dict]]) -> str:
                      f"{row['class entropy']:.3f}"]  # fmt: skip
             cells = ["-" if cell == "nan" else cell for cell in cells]
             label = f"{name if index == 0 else '':<{first}}" + (f"{row['space']:<12}" if spaced else "")
-            lines.append(label + "".join(f"{c:>{w}}" for c, w in zip(cells, widths, strict=True)))
+            aligned = [f"{c:>{w}}" if len(c) < w else f" {c}" for c, w in zip(cells, widths, strict=True)]
+            lines.append(label + "".join(aligned))  # a number wider than its column keeps a space before it
     return "\n".join(lines)
 
 

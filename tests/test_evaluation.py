@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from PIL import Image
@@ -114,3 +116,10 @@ def test_a_table_row_name_never_runs_into_its_numbers():
     lines = format_table({"last weights": row, "average of the weights": row}).splitlines()
     assert len({len(line) for line in lines}) == 1  # every row as wide as the header
     assert lines[-1].startswith("average of the weights ") and "31.99" in lines[-1]
+
+
+def test_a_number_wider_than_its_column_never_runs_into_the_next():
+    row = {"FD": 442.78, "KID x1e3": 97568.31, "KID std x1e3": 1770.68, "IS": math.nan, "precision": 0.0,
+           "recall": 0.0, "class entropy": math.nan}  # fmt: skip
+    cells = format_table({"far": row}).splitlines()[-1].split()
+    assert cells[:5] == ["far", "442.78", "97568.31", "±", "1770.68"]
