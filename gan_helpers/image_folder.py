@@ -34,7 +34,7 @@ IMAGE_SIZES = (28, 32, 64)  # the sides the networks are built for (models.SIDES
 CHANNELS = (1, 3)
 DEFAULT_SIZE = 32  # a folder's images when image_size is left at 0
 CACHE_FOLDER, DEMO_FOLDER = OWN_FOLDERS  # under the data root: data/folders/<name>-<key>/, data/demo/
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 HELD_OUT = 10  # one picture in HELD_OUT is kept out of training, for evaluation
 
 
@@ -168,8 +168,10 @@ def cache_key(folder: Path, files: list[tuple[str, int, int]], size: int) -> str
 
 
 def list_hash(files: list[tuple[str, int, int]]) -> str:
-    """A hash of the files' names and sizes: what a resumed run compares (a copied folder matches)."""
-    return hashlib.sha256(json.dumps([(name, size) for name, size, _ in files]).encode()).hexdigest()[:16]
+    """A hash of the files' names and sizes, and of the rule that holds some out: what a resumed
+    run compares (a copied folder matches; a run split another way does not)."""
+    listed = [f"one in {HELD_OUT} held out", [(name, size) for name, size, _ in files]]
+    return hashlib.sha256(json.dumps(listed).encode()).hexdigest()[:16]
 
 
 def load_image_folder(
