@@ -12,6 +12,7 @@ import torch
 from PIL import Image
 
 from gan_helpers import encoder as encoder_module
+from gan_helpers import image_folder
 from gan_helpers.cli import main
 from gan_helpers.config import TrainConfig
 from gan_helpers.encoder import (
@@ -162,3 +163,11 @@ def test_evaluate_and_train_encoder_refuse_bad_folder_options_in_one_line(tmp_pa
     assert not out.exists() and not data.exists()  # refused before the folder was read
     assert main(["evaluate", "dcgan", "--data-dir", str(few), "--data-root", str(data)]) == 2
     assert "a measurement needs at least 20: add images" in capsys.readouterr().err
+
+
+def test_a_run_split_another_way_does_not_pass_for_the_same_data(monkeypatch):
+    files = [("a.png", 10, 1), ("b.png", 20, 2)]
+    split_in_ten = image_folder.list_hash(files)  # modification times do not count:
+    assert image_folder.list_hash([(name, size, 99) for name, size, _ in files]) == split_in_ten
+    monkeypatch.setattr(image_folder, "HELD_OUT", 5)
+    assert image_folder.list_hash(files) != split_in_ten
