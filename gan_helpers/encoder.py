@@ -167,8 +167,7 @@ def folder_encoder_path(folder: FolderData) -> Path:
     """Where a folder's encoder is kept: beside its cache, one per image shape."""
     if folder.place is None:
         raise ValueError(f"{folder.record['path']} was read without a cache; give the encoder's file")
-    channels, side = folder.data.images.shape[1:3]
-    return folder.place / f"encoder-{channels}x{side}x{side}.pt"
+    return folder.place / f"encoder-{shape_text(tuple(folder.data.images.shape[1:]))}.pt"
 
 
 def encoder_for_folder(folder: FolderData, device="cpu") -> Encoder:
