@@ -26,8 +26,16 @@ PROJECT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = PROJECT / "notebooks"
 RECORD = Path(__file__).resolve().parent / "headless_runs.json"
 COMMANDS = {  # what a user types in notebooks/, as the README shows it
-    "nbconvert": lambda notebook, out: ["jupyter", "nbconvert", "--to", "notebook", "--execute",
-                                        notebook.name, "--output", str(out)],
+    "nbconvert": lambda notebook, out: [
+        "jupyter",
+        "nbconvert",
+        "--to",
+        "notebook",
+        "--execute",
+        notebook.name,
+        "--output",
+        str(out),
+    ],
     "papermill": lambda notebook, out: ["papermill", "--no-progress-bar", notebook.name, str(out)],
 }
 
@@ -52,15 +60,24 @@ def run_chapter(notebook: Path, runner: str, output_dir: Path, small: bool, thre
     if small:
         env["FASHION_GAN_SMALL_RUN"] = "1"
     start = time.monotonic()
-    done = subprocess.run(COMMANDS[runner](notebook, out.resolve()), cwd=NOTEBOOKS, env=env,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        COMMANDS[runner](notebook, out.resolve()), cwd=NOTEBOOKS, env=env, capture_output=True, text=True
+    )
     seconds = time.monotonic() - start
     if done.returncode:
         print(done.stderr[-2000:], file=sys.stderr)
-    return {"chapter": notebook.stem, "runner": runner, "small": small, "threads": threads,
-            "seconds": round(seconds, 1), "returncode": done.returncode,
-            "date": datetime.date.today().isoformat(), "cpus": os.cpu_count(),
-            "machine": platform.machine(), "notebook": str(out)}
+    return {
+        "chapter": notebook.stem,
+        "runner": runner,
+        "small": small,
+        "threads": threads,
+        "seconds": round(seconds, 1),
+        "returncode": done.returncode,
+        "date": datetime.date.today().isoformat(),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "notebook": str(out),
+    }
 
 
 def same_run(a: dict, b: dict) -> bool:

@@ -1,0 +1,223 @@
+"""Which of the known tools lift the SN-GAN's samples at a learner's budget, over several seeds.
+
+    python benchmarks/quality_budget.py --json benchmarks/quality_budget.json     # each change alone, 3 seeds
+    python benchmarks/quality_budget.py --variants "residual D + TTUR 1:4" --json FILE    # changes combined
+    python benchmarks/quality_budget.py --epochs 1 --subset 0.01 --samples 200 --seeds 0   # a quick look
+
+Every variant is chapter 08's SN-GAN (the DCGAN's networks, hinge loss, spectral norm, R1,
+batches of 32, the weight average) with the changes its name lists, joined by " + " (``CHANGES``).
+All train for the same number of generator steps: ``--epochs`` epochs of batches of 32, so a
+variant with batches of 64 trains twice as many epochs. Each run's weight average draws
+``--samples`` images, scored against as many training images: the FD in both feature spaces
+(the classifier's and the label-free encoder's), and recall in both (precision beside it).
+
+A run is kept in ``--runs-dir`` and continued from its last checkpoint if it was stopped (resume
+is exact on the CPU); ``--json`` keeps every finished run, so the same command finishes a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils import parametrizations
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.stabilizers import summarize
+from gan_helpers.config import SAMPLES_DIR, TrainConfig
+from gan_helpers.evaluation import SPACES, Reference, evaluate_images
+from gan_helpers.models import IMAGE_SHAPE, SIDES, DCGANGenerator, Shape, SNDiscriminator, downsampling
+from gan_helpers.runs import load_run, new_run
+from gan_helpers.sampling import metric_samples
+from gan_helpers.training import train
+
+BASE_BATCH = 32  # the SN-GAN's; the budget is counted in its epochs
+
+
+class ResidualBlock(nn.Module):
+    """x + conv(act(conv(x))): two 3x3 convolutions that keep the side and the channels. The
+    skip lets the block start near the identity, so depth adds detail without stalling the start."""
+
+    def __init__(self, channels: int, layer=lambda layer: layer) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            layer(nn.Conv2d(channels, channels, 3, padding=1)),
+            nn.LeakyReLU(0.2),
+            layer(nn.Conv2d(channels, channels, 3, padding=1)),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class ResidualSNDiscriminator(nn.Module):
+    """The SN discriminator's strided convolutions, then ``blocks`` residual blocks at the
+    coarsest side (7x7 for 28 pixels), every weighted layer under spectral norm: more capacity
+    where the garment's details are, for a few times the discriminator's arithmetic."""
+
+    def __init__(self, width: int = 64, blocks: int = 2, image_shape: Shape = IMAGE_SHAPE) -> None:
+        super().__init__()
+        normed = parametrizations.spectral_norm
+        path = downsampling(image_shape, width, layer=normed)  # ..., LeakyReLU, Flatten, Linear
+        top = width * 2 ** (SIDES[image_shape[1]][1] - 1)  # the coarsest maps' channels
+        residual = [
+            module for _ in range(blocks) for module in (ResidualBlock(top, normed), nn.LeakyReLU(0.2))
+        ]
+        self.net = nn.Sequential(*path[:-2], *residual, *path[-2:])
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.net(images).flatten()
+
+
+# Each change: TrainConfig fields, and the networks it swaps in (built from the run's config).
+CHANGES = {
+    "SN-GAN": {},  # chapter 08's recipe as it ships
+    "D x2 wide": {"discriminator": lambda config: SNDiscriminator(width=128)},
+    "residual D": {"discriminator": lambda config: ResidualSNDiscriminator()},
+    "G x2 wide": {"generator": lambda config: DCGANGenerator(config.latent_dim, width=128)},
+    "diff": {"augment": "diff"},  # chapter 10's differentiable augmentation
+    "TTUR 1:4": {"lr_g": 1e-4, "lr_d": 4e-4},  # Heusel et al.: the discriminator learns faster
+    "rates 2e-4": {"lr_g": 2e-4, "lr_d": 2e-4},
+    "EMA 0.9999": {"ema_decay": 0.9999},
+    "batch 64": {"batch_size": 64},
+    "no R1": {"r1_weight": 0.0},
+}
+NETWORKS = ("generator", "discriminator")
+
+
+def parse_variant(name: str) -> dict:
+    """The merged changes of a variant's name, e.g. "residual D + TTUR 1:4"; ValueError if unknown."""
+    changes = {}
+    for part in (part.strip() for part in name.split("+")):
+        if part not in CHANGES:
+            raise ValueError(
+                f"unknown change {part!r} in {name!r}; join any of: {', '.join(map(repr, CHANGES))}"
+            )
+        changes.update(CHANGES[part])
+    return changes
+
+
+def variant_config(name: str, seed: int, args: argparse.Namespace) -> tuple[TrainConfig, dict]:
+    """The run's config (same generator steps as ``args.epochs`` at batches of 32) and its networks."""
+    changes = parse_variant(name)
+    fields = {key: value for key, value in changes.items() if key not in NETWORKS}
+    batch = fields.get("batch_size", BASE_BATCH)
+    config = TrainConfig.for_model(
+        "sngan", **fields, num_epochs=args.epochs * batch // BASE_BATCH, seed=seed, device=args.device,
+        subset=args.subset, output_dir=str(args.runs_dir), run_name=run_name(name, seed, args),
+        quality_every=0, sample_every=args.epochs, log_every=10_000,
+    )  # fmt: skip
+    return config, {key: changes[key](config) for key in NETWORKS if key in changes}
+
+
+def run_name(variant: str, seed: int, args: argparse.Namespace) -> str:
+    """The run's folder: the variant, the budget and the seed (a stopped run is continued only
+    by the same command, never finished at another budget)."""
+    words = "".join(c if c.isalnum() else " " for c in variant.lower()).split()
+    return "-".join([*words, f"{args.epochs}ep", f"subset{args.subset:g}", f"seed{seed}"])
+
+
+def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
+    """Train (or finish) one variant from ``seed``; its scores, generator steps and seconds."""
+    config, networks = variant_config(name, seed, args)
+    checkpoint = Path(config.output_dir) / config.run_name / "checkpoint.pt"
+    resumed = checkpoint.is_file()
+    run = (
+        load_run(checkpoint, num_epochs=config.num_epochs, **networks)
+        if resumed
+        else new_run(config, **networks)
+    )
+    start = time.perf_counter()
+    run = train(run, progress=False)
+    seconds = time.perf_counter() - start  # of this sitting only, if it was resumed
+    images = metric_samples(run.ema if run.ema is not None else run.generator.eval(), args.samples, seed)
+    scores = {"steps": run.generator_steps, "seconds": seconds, "resumed": resumed}
+    for reference in args.references:
+        row = evaluate_images(images, reference)
+        suffix = "" if reference.space == "classifier" else f"_{reference.space}"
+        scores |= {
+            f"fd{suffix}": row["FD"],
+            f"precision{suffix}": row["precision"],
+            f"recall{suffix}": row["recall"],
+        }
+    return scores
+
+
+def recall_lines(results: dict[str, list[dict]]) -> str:
+    """Recall (and precision) per variant in each space: mean (min-max) over the seeds."""
+    lines = [f"{'variant':<30}" + "".join(f"{space + ' recall':>24}{'precision':>11}" for space in SPACES)]
+    for name, runs in results.items():
+        cells = ""
+        for space in SPACES:
+            suffix = "" if space == "classifier" else f"_{space}"
+            recalls = [run[f"recall{suffix}"] for run in runs]
+            precision = statistics.mean(run[f"precision{suffix}"] for run in runs)
+            cells += (
+                f"{statistics.mean(recalls):>10.3f} ({min(recalls):.3f}-{max(recalls):.3f}){precision:>11.3f}"
+            )
+        lines.append(f"{name:<30}{cells}")
+    return "\n".join(lines)
+
+
+def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--variants", nargs="+", default=list(CHANGES), metavar="NAME",
+                        help='changes joined by " + "; default: each alone')  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=10, help="the budget, in epochs of batches of 32")
+    parser.add_argument("--subset", type=float, default=1.0, help="share of the training set (default all)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--samples", type=int, default=10_000, help="samples (and real images) per score")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--runs-dir", type=Path, default=SAMPLES_DIR / "quality-budget")
+    parser.add_argument("--json", type=Path, help="keep every run here; runs already in it are not repeated")
+    args = parser.parse_args(argv)
+    if args.epochs < 1 or args.samples < 20 or not 0 < args.subset <= 1:
+        parser.error("--epochs must be at least 1, --samples at least 20 and --subset in (0, 1]")
+    for name in args.variants:
+        try:
+            parse_variant(name)
+        except ValueError as error:
+            parser.error(str(error))
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_arguments(argv)
+    done = json.loads(args.json.read_text()) if args.json and args.json.is_file() else {}
+    setting = (
+        f"{args.epochs} epochs of batches of {BASE_BATCH}, subset {args.subset:g}, {args.samples} samples"
+    )
+    if done.get("setting", setting) != setting:
+        raise SystemExit(
+            f"{args.json} holds runs of {done['setting']}; give another --json file for {setting}"
+        )
+    print(f"SN-GAN variants, {setting}, seeds {args.seeds}, {args.device}", flush=True)
+    args.references = [
+        Reference.build(count=args.samples, device=args.device, space=space) for space in SPACES
+    ]
+    runs = done.setdefault("runs", {})
+    for name in args.variants:
+        for seed in args.seeds:
+            key = f"{name} | {seed}"
+            if key not in runs:
+                runs[key] = run_variant(name, seed, args)
+                if args.json:  # after every run: an interrupted table loses at most the one running
+                    args.json.write_text(json.dumps({"setting": setting, "runs": runs}, indent=1) + "\n")
+            got = runs[key]
+            print(f"{name:<30} seed {seed}: FD {got['fd']:6.2f} (classifier) {got['fd_encoder']:6.3f} "
+                  f"(encoder), recall {got['recall']:.3f}, {got['steps']} generator steps, "
+                  f"{got['seconds']:.0f} s", flush=True)  # fmt: skip
+    table = {name: [runs[f"{name} | {seed}"] for seed in args.seeds] for name in args.variants}
+    print(summarize(table))
+    print(recall_lines(table), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""The quality-budget benchmark in its small mode: variants at the same generator steps, both
+feature spaces, a table finished by the same command, stopped runs continued exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from benchmarks import quality_budget
+from benchmarks.quality_budget import ResidualSNDiscriminator, parse_variant
+from gan_helpers.runs import new_run, read_checkpoint
+from gan_helpers.training import train
+
+SMALL = ["--epochs", "1", "--subset", "0.01", "--samples", "100", "--seeds", "0", "--device", "cpu"]
+
+
+def test_variants_train_the_same_generator_steps_and_are_scored_in_both_spaces(tmp_path, capsys):
+    record = tmp_path / "table.json"
+    variants = ["SN-GAN", "residual D + batch 64"]
+    quality_budget.main([*SMALL, "--variants", *variants, "--runs-dir", str(tmp_path), "--json", str(record)])
+    runs = json.loads(record.read_text())["runs"]
+    assert list(runs) == ["SN-GAN | 0", "residual D + batch 64 | 0"]
+    assert runs["SN-GAN | 0"]["steps"] == runs["residual D + batch 64 | 0"]["steps"] == 600 // 32
+    for scores in runs.values():
+        for key in ("fd", "fd_encoder", "recall", "recall_encoder", "precision", "precision_encoder"):
+            assert math.isfinite(scores[key])
+    out = capsys.readouterr().out
+    assert "classifier: lowest mean FD" in out and "encoder recall" in out
+
+
+def test_the_same_command_again_reads_the_record_instead_of_training(tmp_path, capsys, monkeypatch):
+    record = tmp_path / "table.json"
+    arguments = [*SMALL, "--variants", "SN-GAN", "--runs-dir", str(tmp_path), "--json", str(record)]
+    quality_budget.main(arguments)
+    first = capsys.readouterr().out.splitlines()[1]
+    monkeypatch.setattr(quality_budget, "train", lambda *args, **kwargs: pytest.fail("trained again"))
+    quality_budget.main(arguments)
+    assert capsys.readouterr().out.splitlines()[1] == first
+    with pytest.raises(SystemExit, match=r"holds runs of .* 100 samples; give another --json file"):
+        quality_budget.main([*arguments, "--samples", "50"])  # another setting: never mixed in
+
+
+def test_a_stopped_run_is_continued_from_its_checkpoint_exactly(tmp_path):
+    """Stopped after one of two epochs and continued by the command: the same weights as a run
+    never stopped (the residual discriminator's spectral-norm vectors included)."""
+    arguments = ["--epochs", "2", *SMALL[2:], "--variants", "residual D"]
+    args = quality_budget.parse_arguments([*arguments, "--runs-dir", str(tmp_path / "stopped")])
+    config, networks = quality_budget.variant_config("residual D", 0, args)
+    config.num_epochs = 1
+    train(new_run(config, **networks), progress=False)
+    quality_budget.main([*arguments, "--runs-dir", str(tmp_path / "stopped")])
+    quality_budget.main([*arguments, "--runs-dir", str(tmp_path / "whole")])
+    name = quality_budget.run_name("residual D", 0, args)
+    stopped, whole = (
+        read_checkpoint(tmp_path / folder / name / "checkpoint.pt") for folder in ("stopped", "whole")
+    )
+    assert stopped["position"]["epoch"] == whole["position"]["epoch"] == 2
+    for network in ("generator", "discriminator", "ema"):
+        for key, value in whole[network].items():
+            assert torch.equal(stopped[network][key], value), f"{network}.{key} differs"
+
+
+def test_the_residual_discriminator_scores_each_image_with_every_layer_normalized():
+    discriminator = ResidualSNDiscriminator(blocks=2)
+    weighted = [m for m in discriminator.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear))]
+    assert len(weighted) == 2 + 2 * 2 + 1  # two strided convolutions, two per block, the score
+    assert all(hasattr(layer, "parametrizations") for layer in weighted)
+    assert discriminator(torch.randn(5, 1, 28, 28)).shape == (5,)
+    colour = ResidualSNDiscriminator(image_shape=(3, 32, 32))
+    assert colour(torch.randn(2, 3, 32, 32)).shape == (2,)
+
+
+def test_an_unknown_change_is_refused_with_the_names_that_exist(capsys):
+    with pytest.raises(SystemExit):
+        quality_budget.parse_arguments(["--variants", "residual D + wider"])
+    assert "unknown change 'wider'" in capsys.readouterr().err
+    assert parse_variant("TTUR 1:4 + batch 64") == {"lr_g": 1e-4, "lr_d": 4e-4, "batch_size": 64}
