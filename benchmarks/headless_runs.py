@@ -4,6 +4,7 @@ command line, the chapter's default settings, no cell timeout.
     python benchmarks/headless_runs.py 03 04 --runner nbconvert      # full size
     python benchmarks/headless_runs.py all --runner papermill --threads 1
     python benchmarks/headless_runs.py 01 --small --record /tmp/times.json
+    python benchmarks/headless_runs.py --table                          # the record, as in the README
 
 Each finished run is added to ``--record`` (JSON) at once, so a long series can be stopped and
 started again: a chapter already recorded for that runner, size and thread count is skipped
@@ -84,16 +85,40 @@ def same_run(a: dict, b: dict) -> bool:
     return all(a[key] == b[key] for key in ("chapter", "runner", "small", "threads"))
 
 
+def table(record: list[dict], small: bool) -> str:
+    """The record as a Markdown table: a row per chapter, a column per runner, wall seconds
+    (with the kernel's thread count; a failed run says so)."""
+    runners = sorted({row["runner"] for row in record if row["small"] == small})
+    lines = ["| chapter | " + " | ".join(runners) + " |", "| --- |" + " --- |" * len(runners)]
+    for chapter in sorted({row["chapter"] for row in record if row["small"] == small}):
+        cells = []
+        for runner in runners:
+            rows = [r for r in record if (r["chapter"], r["runner"], r["small"]) == (chapter, runner, small)]
+            cells.append("; ".join(
+                f"{r['seconds']:.0f} s ({r['threads']} thread{'s' * (r['threads'] > 1)}, {r['date']})"
+                + ("" if r["returncode"] == 0 else f", FAILED ({r['returncode']})")
+                for r in rows
+            ) or "—")  # fmt: skip
+        lines.append(f"| `{chapter}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("chapters", nargs="+", help="chapter numbers (03 04) or all")
+    parser.add_argument("chapters", nargs="*", default=["all"], help="chapter numbers (03 04) or all")
     parser.add_argument("--runner", choices=sorted(COMMANDS), default="nbconvert")
     parser.add_argument("--small", action="store_true", help="the tests' small run (FASHION_GAN_SMALL_RUN=1)")
     parser.add_argument("--threads", type=int, default=os.cpu_count(), help="OMP_NUM_THREADS for the kernel")
     parser.add_argument("--record", type=Path, default=RECORD)
     parser.add_argument("--output-dir", type=Path, default=Path("/tmp/headless-runs"))
     parser.add_argument("--again", action="store_true", help="run chapters already recorded again")
+    parser.add_argument(
+        "--table", action="store_true", help="print the record as a Markdown table, run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.table:
+        print(table(json.loads(args.record.read_text()) if args.record.exists() else [], args.small))
+        return
     notebooks = chapters(args.chapters)
     args.output_dir.mkdir(parents=True, exist_ok=True)
     record = json.loads(args.record.read_text()) if args.record.exists() else []

@@ -9,6 +9,7 @@ that capture (``gan_helpers.display.Interactive``), which the first test checks 
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -206,3 +207,28 @@ def test_a_bad_injected_value_is_the_projects_one_line_refusal(tmp_path):
         )  # fmt: skip
     refusal = "SettingError: TrainConfig.num_epochs = 0: must be an integer from 1 to 10000"
     assert raised.value.traceback == [refusal]
+
+
+def test_the_timing_tool_runs_a_chapter_through_the_runners_command_and_keeps_the_record(tmp_path, capsys):
+    """``benchmarks/headless_runs.py``: the user's command line, one row per run, not run twice."""
+    from benchmarks import headless_runs
+
+    record = str(tmp_path / "t.json")
+    arguments = ["01", "--small", "--runner", "papermill", "--threads", "1", "--record", record,
+                 "--output-dir", str(tmp_path)]  # fmt: skip
+    headless_runs.main(arguments)
+    (row,) = json.loads((tmp_path / "t.json").read_text())
+    assert (row["chapter"], row["runner"], row["small"], row["returncode"]) == (
+        "01_data_loading",
+        "papermill",
+        True,
+        0,
+    )
+    executed = nbformat.read(row["notebook"], as_version=4)
+    assert not executed.metadata["papermill"]["exception"] and executed.metadata["papermill"]["duration"] > 0
+    headless_runs.main(arguments)
+    assert capsys.readouterr().out.splitlines()[-1].endswith("already recorded")
+    headless_runs.main(["--table", "--small", "--record", record])
+    assert "| `01_data_loading` | " in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="no chapter 11"):
+        headless_runs.main(["11", "--record", record])
