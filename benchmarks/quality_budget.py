@@ -86,6 +86,7 @@ CHANGES = {
     "TTUR 1:4": {"lr_g": 1e-4, "lr_d": 4e-4},  # Heusel et al.: the discriminator learns faster
     "rates 2e-4": {"lr_g": 2e-4, "lr_d": 2e-4},
     "EMA 0.9999": {"ema_decay": 0.9999},
+    "EMA start 5000": {"ema_start": 5000},  # the average copies the first 5,000 updates
     "batch 64": {"batch_size": 64},
     "no R1": {"r1_weight": 0.0},
 }

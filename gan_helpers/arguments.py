@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--run-name", help="folder name of the run (default: the model name)")
     train.add_argument("--log-every", type=int, help="batches between history entries")
     train.add_argument("--ema-decay", type=float, help="weight average's decay (default 0.999; 0: off)")
+    train.add_argument("--ema-start", type=int, help="generator steps before the average starts (default 0)")
     train.add_argument("--quality-every", type=int, help="epochs between FD measurements (default 1; 0: off)")
     train.add_argument("--quality-samples", type=int, help="samples per FD measurement (default 2000)")
     train.add_argument(

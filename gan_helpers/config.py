@@ -68,6 +68,7 @@ class TrainConfig:
     checkpoint_every: int = 1  # epochs between checkpoints
     log_every: int = 50  # batches between history entries (the only host syncs)
     ema_decay: float = 0.999  # average of the generator's weights for samples and export; 0: off
+    ema_start: int = 0  # generator steps the average only copies, before it starts averaging
     quality_every: int = 1  # epochs between FD measurements during training (Fashion-MNIST); 0: off
     quality_samples: int = 2000  # samples (and real images) per measurement
     # Speed options (gan_helpers.speed; measured in benchmarks/README.md); none changes what is learned
@@ -250,6 +251,7 @@ _INT_RANGES = [
     ("log_every", 1, 1_000_000),
     ("quality_every", 0, 10_000),
     ("quality_samples", 2, 60_000),
+    ("ema_start", 0, 10_000_000),
 ]
 _NUMBER_RANGES = [  # name, low, high, whether low and high belong to the range
     ("lr_g", 0.0, 1.0, False, True),

@@ -305,7 +305,8 @@ def run_epochs(
                 averager.add(metrics)
                 if "loss_g" in metrics:  # the generator moved (WGAN-GP: one batch in n_critic)
                     if run.ema is not None:  # its average follows its updates, not the batches
-                        update_average(run.ema, run.generator, cfg.ema_decay, run.generator_steps)
+                        steps = run.generator_steps
+                        update_average(run.ema, run.generator, cfg.ema_decay, steps, cfg.ema_start)
                     run.generator_steps += 1
                 run.batch, run.step = run.batch + 1, run.step + 1
                 bar.update()

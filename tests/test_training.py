@@ -228,6 +228,22 @@ def test_weight_average_update_rule_with_its_warm_up():
     assert not any(p.requires_grad for p in average.parameters())
 
 
+def test_the_average_only_copies_the_weights_before_its_start(data_root):
+    model = torch.nn.Linear(3, 2)
+    average = make_average(model)
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    update_average(average, model, decay=0.9, step=4, start=5)  # before the start: a copy
+    assert torch.equal(average.weight, model.weight)
+    previous = average.weight.clone()
+    with torch.no_grad():
+        model.weight.add_(1.0)
+    update_average(average, model, decay=0.9, step=5, start=5)  # its first step: d = 1/10
+    torch.testing.assert_close(average.weight, 0.1 * previous + 0.9 * model.weight)
+    late = fit(new_run(config(data_root, "dcgan", num_epochs=1, ema_start=10)))  # 3 generator steps
+    assert same_weights(late.ema, late.generator)
+
+
 def test_samples_grids_and_exports_come_from_the_averaged_generator(data_root, tmp_path):
     run = fit(new_run(config(data_root, "dcgan", num_epochs=1)))
     assert not same_weights(run.ema, run.generator)
