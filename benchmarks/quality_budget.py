@@ -153,7 +153,10 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
 
 def recall_lines(results: dict[str, list[dict]]) -> str:
     """Recall (and precision) per variant in each space: mean (min-max) over the seeds."""
-    lines = [f"{'variant':<30}" + "".join(f"{space + ' recall':>24}{'precision':>11}" for space in SPACES)]
+    width = max([22, *(len(name) + 2 for name in results)])
+    lines = [
+        f"{'variant':<{width}}" + "".join(f"{space + ' recall':>24}{'precision':>11}" for space in SPACES)
+    ]
     for name, runs in results.items():
         cells = ""
         for space in SPACES:
@@ -163,7 +166,7 @@ def recall_lines(results: dict[str, list[dict]]) -> str:
             cells += (
                 f"{statistics.mean(recalls):>10.3f} ({min(recalls):.3f}-{max(recalls):.3f}){precision:>11.3f}"
             )
-        lines.append(f"{name:<30}{cells}")
+        lines.append(f"{name:<{width}}{cells}")
     return "\n".join(lines)
 
 
@@ -212,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
                 if args.json:  # after every run: an interrupted table loses at most the one running
                     args.json.write_text(json.dumps({"setting": setting, "runs": runs}, indent=1) + "\n")
             got = runs[key]
-            print(f"{name:<30} seed {seed}: FD {got['fd']:6.2f} (classifier) {got['fd_encoder']:6.3f} "
+            print(f"{name} seed {seed}: FD {got['fd']:6.2f} (classifier) {got['fd_encoder']:6.3f} "
                   f"(encoder), recall {got['recall']:.3f}, {got['steps']} generator steps, "
                   f"{got['seconds']:.0f} s", flush=True)  # fmt: skip
     table = {name: [runs[f"{name} | {seed}"] for seed in args.seeds] for name in args.variants}

@@ -67,13 +67,16 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict | None:
 
 def summarize(results: dict[str, list[dict]]) -> str:
     """One line per variant: mean FD (min-max) in each space, then which leads beyond the spread."""
-    lines = [f"{'variant':<22}" + "".join(f"{space + ' FD':>26}" for space in SPACES) + f"{'training s':>12}"]
+    width = max([22, *(len(name) + 2 for name in results)])  # the names' column
+    lines = [
+        f"{'variant':<{width}}" + "".join(f"{space + ' FD':>26}" for space in SPACES) + f"{'training s':>12}"
+    ]
     for name, runs in results.items():
         cells = ""
         for space in SPACES:
             values = [run[KEYS[space]] for run in runs]
             cells += f"{statistics.mean(values):>10.2f} ({min(values):6.2f}-{max(values):6.2f})"
-        lines.append(f"{name:<22}{cells}{statistics.mean(run['seconds'] for run in runs):>12.0f}")
+        lines.append(f"{name:<{width}}{cells}{statistics.mean(run['seconds'] for run in runs):>12.0f}")
     for space in SPACES:
         lines.append(separation(results, KEYS[space], space))
     return "\n".join(lines)
