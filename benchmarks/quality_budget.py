@@ -34,7 +34,7 @@ from benchmarks.stabilizers import summarize
 from gan_helpers.config import SAMPLES_DIR, TrainConfig
 from gan_helpers.evaluation import SPACES, Reference, evaluate_images
 from gan_helpers.models import IMAGE_SHAPE, SIDES, DCGANGenerator, Shape, SNDiscriminator, downsampling
-from gan_helpers.runs import load_run, new_run
+from gan_helpers.runs import load_run, new_run, read_checkpoint
 from gan_helpers.sampling import metric_samples
 from gan_helpers.training import train
 
@@ -125,11 +125,26 @@ def run_name(variant: str, seed: int, args: argparse.Namespace) -> str:
     return "-".join([*words, f"{args.epochs}ep", f"subset{args.subset:g}", f"seed{seed}"])
 
 
+def check_same_settings(checkpoint: Path, config: TrainConfig) -> None:
+    """A stopped run is continued only if it was started with the settings asked for now."""
+    saved = read_checkpoint(checkpoint)["config"]
+    now = config.to_dict()
+    kept = ("output_dir", "run_name", "num_epochs")  # the folder's name holds the budget already
+    differ = [key for key in now if key not in kept and saved.get(key) != now[key]]
+    if differ:
+        raise SystemExit(
+            f"{checkpoint} was started with other settings ({', '.join(differ)}); "
+            "delete its folder or give another --runs-dir"
+        )
+
+
 def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
     """Train (or finish) one variant from ``seed``; its scores, generator steps and seconds."""
     config, networks = variant_config(name, seed, args)
     checkpoint = Path(config.output_dir) / config.run_name / "checkpoint.pt"
     resumed = checkpoint.is_file()
+    if resumed:
+        check_same_settings(checkpoint, config)
     run = (
         load_run(checkpoint, num_epochs=config.num_epochs, **networks)
         if resumed

@@ -51,16 +51,30 @@ def test_a_stopped_run_is_continued_from_its_checkpoint_exactly(tmp_path):
     config, networks = quality_budget.variant_config("residual D", 0, args)
     config.num_epochs = 1
     train(new_run(config, **networks), progress=False)
-    quality_budget.main([*arguments, "--runs-dir", str(tmp_path / "stopped")])
+    quality_budget.main(
+        [*arguments, "--runs-dir", str(tmp_path / "stopped"), "--json", str(tmp_path / "stopped.json")]
+    )
     quality_budget.main([*arguments, "--runs-dir", str(tmp_path / "whole")])
     name = quality_budget.run_name("residual D", 0, args)
     stopped, whole = (
         read_checkpoint(tmp_path / folder / name / "checkpoint.pt") for folder in ("stopped", "whole")
     )
     assert stopped["position"]["epoch"] == whole["position"]["epoch"] == 2
+    assert json.loads((tmp_path / "stopped.json").read_text())["runs"]["residual D | 0"]["resumed"]
     for network in ("generator", "discriminator", "ema"):
         for key, value in whole[network].items():
             assert torch.equal(stopped[network][key], value), f"{network}.{key} differs"
+
+
+def test_a_run_folder_started_with_other_settings_is_refused_not_continued(tmp_path):
+    arguments = ["--epochs", "2", *SMALL[2:], "--variants", "SN-GAN", "--runs-dir", str(tmp_path)]
+    config, networks = quality_budget.variant_config("SN-GAN", 0, quality_budget.parse_arguments(arguments))
+    config.num_epochs, config.lr_g = 1, 1e-3
+    run = train(new_run(config, **networks), progress=False)
+    before = run.checkpoint_path.read_bytes()
+    with pytest.raises(SystemExit, match=r"was started with other settings \(lr_g\); delete its folder"):
+        quality_budget.main(arguments)
+    assert run.checkpoint_path.read_bytes() == before
 
 
 def test_the_residual_discriminator_scores_each_image_with_every_layer_normalized():
