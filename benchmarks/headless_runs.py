@@ -7,21 +7,26 @@ command line, the chapter's default settings, no cell timeout.
     python benchmarks/headless_runs.py --table                          # the record, as in the README
 
 Each finished run is added to ``--record`` (JSON) at once, so a long series can be stopped and
-started again: a chapter already recorded for that runner, size and thread count is skipped
-(``--again`` runs it anyway). The executed notebooks are kept in ``--output-dir``.
+started again: a chapter that finished for that runner, size and thread count is skipped
+(``--again`` runs it anyway; a failed one runs again). The executed notebooks are kept in
+``--output-dir``. Two series may run side by side, adding to one record, only from two
+checkouts: a chapter trains into fixed folders of its own checkout's ``generated_samples/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import platform
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.records import check_writable, read_record, update_record
 
 PROJECT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = PROJECT / "notebooks"
@@ -55,7 +60,7 @@ def chapters(names: list[str]) -> list[Path]:
 
 def run_chapter(notebook: Path, runner: str, output_dir: Path, small: bool, threads: int) -> dict:
     """Run one chapter through ``runner`` and return what the record keeps of it."""
-    out = output_dir / f"{notebook.stem}.{runner}{'.small' if small else ''}.ipynb"
+    out = output_dir / f"{notebook.stem}.{runner}{'.small' if small else ''}.{threads}-threads.ipynb"
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     env.pop("FASHION_GAN_SMALL_RUN", None)
     if small:
@@ -82,7 +87,20 @@ def run_chapter(notebook: Path, runner: str, output_dir: Path, small: bool, thre
 
 
 def same_run(a: dict, b: dict) -> bool:
+    """Whether two rows are of the same chapter, runner, size and thread count."""
     return all(a[key] == b[key] for key in ("chapter", "runner", "small", "threads"))
+
+
+def replaced(record: list[dict], row: dict) -> list[dict]:
+    """The record with ``row`` in place of any earlier row of the same run."""
+    return [old for old in record if not same_run(old, row)] + [row]
+
+
+def table_cell(row: dict) -> str:
+    """One run: its wall seconds, the kernel's threads and the date (and FAILED if it did not finish)."""
+    threads = f"{row['threads']} thread{'s' * (row['threads'] > 1)}"
+    failed = "" if row["returncode"] == 0 else f", FAILED ({row['returncode']})"
+    return f"{row['seconds']:.0f} s ({threads}, {row['date']}){failed}"
 
 
 def table(record: list[dict], small: bool) -> str:
@@ -93,12 +111,12 @@ def table(record: list[dict], small: bool) -> str:
     for chapter in sorted({row["chapter"] for row in record if row["small"] == small}):
         cells = []
         for runner in runners:
-            rows = [r for r in record if (r["chapter"], r["runner"], r["small"]) == (chapter, runner, small)]
-            cells.append("; ".join(
-                f"{r['seconds']:.0f} s ({r['threads']} thread{'s' * (r['threads'] > 1)}, {r['date']})"
-                + ("" if r["returncode"] == 0 else f", FAILED ({r['returncode']})")
-                for r in rows
-            ) or "—")  # fmt: skip
+            rows = [
+                row
+                for row in record
+                if (row["chapter"], row["runner"], row["small"]) == (chapter, runner, small)
+            ]
+            cells.append("; ".join(map(table_cell, rows)) or "—")
         lines.append(f"| `{chapter}` | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -116,21 +134,25 @@ def main(argv: list[str] | None = None) -> None:
         "--table", action="store_true", help="print the record as a Markdown table, run nothing"
     )
     args = parser.parse_args(argv)
+    if args.threads < 1:
+        parser.error(f"--threads {args.threads}: give at least 1")
+    record = read_record(args.record, [])
     if args.table:
-        print(table(json.loads(args.record.read_text()) if args.record.exists() else [], args.small))
+        print(table(record, args.small))
         return
     notebooks = chapters(args.chapters)
+    check_writable(args.record)
     args.output_dir.mkdir(parents=True, exist_ok=True)
-    record = json.loads(args.record.read_text()) if args.record.exists() else []
     for notebook in notebooks:
         wanted = dict(chapter=notebook.stem, runner=args.runner, small=args.small, threads=args.threads)
-        if not args.again and any(same_run(row, wanted) for row in record):
+        finished = [
+            row for row in read_record(args.record, []) if same_run(row, wanted) and row["returncode"] == 0
+        ]
+        if finished and not args.again:
             print(f"{notebook.stem:28} {args.runner:9} already recorded")
             continue
         row = run_chapter(notebook, args.runner, args.output_dir, args.small, args.threads)
-        record = json.loads(args.record.read_text()) if args.record.exists() else []  # another lane's rows
-        record = [old for old in record if not same_run(old, row)] + [row]
-        args.record.write_text(json.dumps(record, indent=1) + "\n")
+        update_record(args.record, lambda record, row=row: replaced(record, row), [])
         status = "finished" if row["returncode"] == 0 else f"FAILED ({row['returncode']})"
         print(f"{notebook.stem:28} {args.runner:9} {row['seconds']:8.1f} s  {status}", flush=True)
 

@@ -7,21 +7,24 @@
 Every variant is chapter 08's SN-GAN (the DCGAN's networks, hinge loss, spectral norm, R1,
 batches of 32, the weight average) with the changes its name lists, joined by " + " (``CHANGES``).
 All train for the same number of generator steps: ``--epochs`` epochs of batches of 32, so a
-variant with batches of 64 trains twice as many epochs. Each run's weight average draws
+variant with batches of 64 trains twice as many epochs (a batch fewer per epoch where the last
+one would be short: 1,874 of 1,875 on all 60,000 images). Each run's weight average draws
 ``--samples`` images, scored against as many training images: the FD in both feature spaces
 (the classifier's and the label-free encoder's), and recall in both (precision beside it).
 
 A run is kept in ``--runs-dir`` and continued from its last checkpoint if it was stopped (resume
-is exact on the CPU); ``--json`` keeps every finished run, so the same command finishes a table.
+is exact on the CPU; its seconds are then those of the last sitting); ``--json`` keeps every
+finished run, so the same command finishes a table, and two commands (say, other seeds) may add
+to one file at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -30,11 +33,12 @@ from torch.nn.utils import parametrizations
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.stabilizers import summarize
+from benchmarks.records import check_writable, read_record, update_record
+from benchmarks.stabilizers import name_width, summarize
 from gan_helpers.config import SAMPLES_DIR, TrainConfig
 from gan_helpers.evaluation import SPACES, Reference, evaluate_images
 from gan_helpers.models import IMAGE_SHAPE, SIDES, DCGANGenerator, Shape, SNDiscriminator, downsampling
-from gan_helpers.runs import load_run, new_run, read_checkpoint
+from gan_helpers.runs import load_run, new_run, read_checkpoint, tuple_or_value
 from gan_helpers.sampling import metric_samples
 from gan_helpers.training import train
 
@@ -45,7 +49,7 @@ class ResidualBlock(nn.Module):
     """x + conv(act(conv(x))): two 3x3 convolutions that keep the side and the channels. The
     skip lets the block start near the identity, so depth adds detail without stalling the start."""
 
-    def __init__(self, channels: int, layer=lambda layer: layer) -> None:
+    def __init__(self, channels: int, layer: Callable[[nn.Module], nn.Module] = lambda layer: layer) -> None:
         super().__init__()
         self.body = nn.Sequential(
             layer(nn.Conv2d(channels, channels, 3, padding=1)),
@@ -93,21 +97,29 @@ CHANGES = {
 NETWORKS = ("generator", "discriminator")
 
 
-def parse_variant(name: str) -> dict:
-    """The merged changes of a variant's name, e.g. "residual D + TTUR 1:4"; ValueError if unknown."""
-    changes = {}
-    for part in (part.strip() for part in name.split("+")):
-        if part not in CHANGES:
+def parse_variant(name: str) -> tuple[str, dict]:
+    """A variant's name written the one way (its changes in ``CHANGES``'s order, joined by " + ")
+    and its merged changes; ValueError for an unknown change or two that set the same thing."""
+    parts = [part.strip() for part in name.split("+")]
+    unknown = [part for part in parts if part not in CHANGES]
+    if unknown:
+        raise ValueError(
+            f"unknown change {unknown[0]!r} in {name!r}; join any of: {', '.join(map(repr, CHANGES))}"
+        )
+    changes: dict = {}
+    for part in sorted(set(parts), key=list(CHANGES).index):
+        clash = sorted(set(changes) & set(CHANGES[part]))
+        if clash:
             raise ValueError(
-                f"unknown change {part!r} in {name!r}; join any of: {', '.join(map(repr, CHANGES))}"
+                f"{name!r}: {part!r} and an earlier change both set {', '.join(clash)}; keep one"
             )
         changes.update(CHANGES[part])
-    return changes
+    return " + ".join(sorted(set(parts), key=list(CHANGES).index)), changes
 
 
 def variant_config(name: str, seed: int, args: argparse.Namespace) -> tuple[TrainConfig, dict]:
     """The run's config (same generator steps as ``args.epochs`` at batches of 32) and its networks."""
-    changes = parse_variant(name)
+    changes = parse_variant(name)[1]
     fields = {key: value for key, value in changes.items() if key not in NETWORKS}
     batch = fields.get("batch_size", BASE_BATCH)
     config = TrainConfig.for_model(
@@ -121,19 +133,22 @@ def variant_config(name: str, seed: int, args: argparse.Namespace) -> tuple[Trai
 def run_name(variant: str, seed: int, args: argparse.Namespace) -> str:
     """The run's folder: the variant, the budget and the seed (a stopped run is continued only
     by the same command, never finished at another budget)."""
-    words = "".join(c if c.isalnum() else " " for c in variant.lower()).split()
+    words = "".join(letter if letter.isalnum() else " " for letter in variant.lower()).split()
     return "-".join([*words, f"{args.epochs}ep", f"subset{args.subset:g}", f"seed{seed}"])
 
 
 def check_same_settings(checkpoint: Path, config: TrainConfig) -> None:
     """A stopped run is continued only if it was started with the settings asked for now."""
-    saved = read_checkpoint(checkpoint)["config"]
-    now = config.to_dict()
-    kept = ("output_dir", "run_name", "num_epochs")  # the folder's name holds the budget already
-    differ = [key for key in now if key not in kept and saved.get(key) != now[key]]
+    saved, now = read_checkpoint(checkpoint)["config"], config.to_dict()
+    kept = ("output_dir", "run_name", "num_epochs", "extra")  # the folder's name holds the budget
+    differ = [
+        f"{key} {saved.get(key)} (now {value})"
+        for key, value in now.items()
+        if key not in kept and tuple_or_value(saved.get(key)) != tuple_or_value(value)
+    ]
     if differ:
         raise SystemExit(
-            f"{checkpoint} was started with other settings ({', '.join(differ)}); "
+            f"{checkpoint} was started with other settings: {', '.join(differ)}; "
             "delete its folder or give another --runs-dir"
         )
 
@@ -157,7 +172,7 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
     scores = {"steps": run.generator_steps, "seconds": seconds, "resumed": resumed}
     for reference in args.references:
         row = evaluate_images(images, reference)
-        suffix = "" if reference.space == "classifier" else f"_{reference.space}"
+        suffix = space_suffix(reference.space)
         scores |= {
             f"fd{suffix}": row["FD"],
             f"precision{suffix}": row["precision"],
@@ -166,16 +181,21 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
     return scores
 
 
+def space_suffix(space: str) -> str:
+    """How a space's scores are named in a run's record: ``fd``, ``fd_encoder`` (as in training)."""
+    return "" if space == "classifier" else f"_{space}"
+
+
 def recall_lines(results: dict[str, list[dict]]) -> str:
     """Recall (and precision) per variant in each space: mean (min-max) over the seeds."""
-    width = max([22, *(len(name) + 2 for name in results)])
+    width = name_width(results)
     lines = [
         f"{'variant':<{width}}" + "".join(f"{space + ' recall':>24}{'precision':>11}" for space in SPACES)
     ]
     for name, runs in results.items():
         cells = ""
         for space in SPACES:
-            suffix = "" if space == "classifier" else f"_{space}"
+            suffix = space_suffix(space)
             recalls = [run[f"recall{suffix}"] for run in runs]
             precision = statistics.mean(run[f"precision{suffix}"] for run in runs)
             cells += (
@@ -186,6 +206,7 @@ def recall_lines(results: dict[str, list[dict]]) -> str:
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, checked (variants written the one way) before anything is loaded or trained."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--variants", nargs="+", default=list(CHANGES), metavar="NAME",
                         help='changes joined by " + "; default: each alone')  # fmt: skip
@@ -199,43 +220,58 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.epochs < 1 or args.samples < 20 or not 0 < args.subset <= 1:
         parser.error("--epochs must be at least 1, --samples at least 20 and --subset in (0, 1]")
-    for name in args.variants:
-        try:
-            parse_variant(name)
-        except ValueError as error:
-            parser.error(str(error))
+    try:
+        args.variants = list(dict.fromkeys(parse_variant(name)[0] for name in args.variants))
+    except ValueError as error:
+        parser.error(str(error))
+    if args.json:
+        check_writable(args.json)
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_arguments(argv)
-    done = json.loads(args.json.read_text()) if args.json and args.json.is_file() else {}
     setting = (
         f"{args.epochs} epochs of batches of {BASE_BATCH}, subset {args.subset:g}, {args.samples} samples"
     )
-    if done.get("setting", setting) != setting:
+    record = read_record(args.json, {}) if args.json else {}
+    if record.get("setting", setting) != setting:
         raise SystemExit(
-            f"{args.json} holds runs of {done['setting']}; give another --json file for {setting}"
+            f"{args.json} holds runs of {record['setting']}; give another --json file for {setting}"
         )
     print(f"SN-GAN variants, {setting}, seeds {args.seeds}, {args.device}", flush=True)
     args.references = [
         Reference.build(count=args.samples, device=args.device, space=space) for space in SPACES
     ]
-    runs = done.setdefault("runs", {})
+    runs = record.get("runs", {})
     for name in args.variants:
         for seed in args.seeds:
             key = f"{name} | {seed}"
+            if args.json:  # another command may have finished it meanwhile
+                runs = read_record(args.json, {}).get("runs", {}) | runs
             if key not in runs:
-                runs[key] = run_variant(name, seed, args)
+                scores = runs[key] = run_variant(name, seed, args)
                 if args.json:  # after every run: an interrupted table loses at most the one running
-                    args.json.write_text(json.dumps({"setting": setting, "runs": runs}, indent=1) + "\n")
-            got = runs[key]
-            print(f"{name} seed {seed}: FD {got['fd']:6.2f} (classifier) {got['fd_encoder']:6.3f} "
-                  f"(encoder), recall {got['recall']:.3f}, {got['steps']} generator steps, "
-                  f"{got['seconds']:.0f} s", flush=True)  # fmt: skip
+                    update_record(args.json, lambda old, new={key: scores}: add_runs(old, setting, new), {})
+            print_run(name, seed, runs[key])
     table = {name: [runs[f"{name} | {seed}"] for seed in args.seeds] for name in args.variants}
     print(summarize(table))
     print(recall_lines(table), flush=True)
+
+
+def add_runs(record: dict, setting: str, new: dict) -> dict:
+    """The record as it is on disk, with the ``new`` finished runs added."""
+    return {"setting": setting, "runs": {**record.get("runs", {}), **new}}
+
+
+def print_run(name: str, seed: int, scores: dict) -> None:
+    """One finished run's line: both FDs, recall, the generator steps and the training seconds."""
+    seconds = f"{scores['seconds']:.0f} s" + (
+        " (resumed: the last sitting's)" if scores.get("resumed") else ""
+    )
+    print(f"{name} seed {seed}: FD {scores['fd']:6.2f} (classifier) {scores['fd_encoder']:6.3f} (encoder), "
+          f"recall {scores['recall']:.3f}, {scores['steps']} generator steps, {seconds}",
+          flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -65,9 +65,14 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict | None:
     return {**tracked_quality(generator, args.references, seed), "seconds": seconds}
 
 
+def name_width(results: dict) -> int:
+    """The variants' column: at least 22 characters, and as wide as the longest name."""
+    return max([22, *(len(name) + 2 for name in results)])
+
+
 def summarize(results: dict[str, list[dict]]) -> str:
     """One line per variant: mean FD (min-max) in each space, then which leads beyond the spread."""
-    width = max([22, *(len(name) + 2 for name in results)])  # the names' column
+    width = name_width(results)
     lines = [
         f"{'variant':<{width}}" + "".join(f"{space + ' FD':>26}" for space in SPACES) + f"{'training s':>12}"
     ]

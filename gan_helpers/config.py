@@ -121,6 +121,9 @@ class TrainConfig:
             text(f"TrainConfig.{name}", getattr(self, name), "a string (a path)")
         check_data_root("TrainConfig.data_root", self.data_root, self.dataset)
         self._check_images()
+        if self.ema_start and not self.ema_decay:
+            rule = "delays the weight average, which is off (its decay is 0); give it a decay above 0"
+            raise SettingError("TrainConfig.ema_start", self.ema_start, rule)
         if self.run_name and (Path(self.run_name).name != self.run_name or self.run_name in (".", "..")):
             raise SettingError(
                 "TrainConfig.run_name", self.run_name,

@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from benchmarks import quality_budget
-from benchmarks.quality_budget import ResidualSNDiscriminator, parse_variant
+from benchmarks.quality_budget import ResidualSNDiscriminator, add_runs, parse_variant
+from benchmarks.records import update_record
 from gan_helpers.runs import new_run, read_checkpoint
 from gan_helpers.training import train
 
@@ -19,7 +20,7 @@ SMALL = ["--epochs", "1", "--subset", "0.01", "--samples", "100", "--seeds", "0"
 
 def test_variants_train_the_same_generator_steps_and_are_scored_in_both_spaces(tmp_path, capsys):
     record = tmp_path / "table.json"
-    variants = ["SN-GAN", "residual D + batch 64"]
+    variants = ["SN-GAN", "batch 64+residual D"]  # written the one way in the record
     quality_budget.main([*SMALL, "--variants", *variants, "--runs-dir", str(tmp_path), "--json", str(record)])
     runs = json.loads(record.read_text())["runs"]
     assert list(runs) == ["SN-GAN | 0", "residual D + batch 64 | 0"]
@@ -41,6 +42,23 @@ def test_the_same_command_again_reads_the_record_instead_of_training(tmp_path, c
     assert capsys.readouterr().out.splitlines()[1] == first
     with pytest.raises(SystemExit, match=r"holds runs of .* 100 samples; give another --json file"):
         quality_budget.main([*arguments, "--samples", "50"])  # another setting: never mixed in
+
+
+def test_runs_another_command_adds_to_the_record_meanwhile_are_kept(tmp_path, monkeypatch):
+    record = tmp_path / "table.json"
+    setting = "1 epochs of batches of 32, subset 0.01, 100 samples"
+    scores = {"steps": 18, "seconds": 2.0, "fd": 1.0, "fd_encoder": 0.1}
+    scores |= {f"{name}{space}": 0.5 for name in ("recall", "precision") for space in ("", "_encoder")}
+
+    def finished_here_and_elsewhere(name, seed, args):
+        update_record(
+            record, lambda old: add_runs(old, setting, {"no R1 | 7": scores}), {}
+        )  # another command
+        return scores
+
+    monkeypatch.setattr(quality_budget, "run_variant", finished_here_and_elsewhere)
+    quality_budget.main([*SMALL, "--variants", "SN-GAN", "--runs-dir", str(tmp_path), "--json", str(record)])
+    assert set(json.loads(record.read_text())["runs"]) == {"no R1 | 7", "SN-GAN | 0"}
 
 
 def test_a_stopped_run_is_continued_from_its_checkpoint_exactly(tmp_path):
@@ -72,7 +90,7 @@ def test_a_run_folder_started_with_other_settings_is_refused_not_continued(tmp_p
     config.num_epochs, config.lr_g = 1, 1e-3
     run = train(new_run(config, **networks), progress=False)
     before = run.checkpoint_path.read_bytes()
-    with pytest.raises(SystemExit, match=r"was started with other settings \(lr_g\); delete its folder"):
+    with pytest.raises(SystemExit, match=r"other settings: lr_g 0.001 \(now 0.0004\); delete its folder"):
         quality_budget.main(arguments)
     assert run.checkpoint_path.read_bytes() == before
 
@@ -91,4 +109,10 @@ def test_an_unknown_change_is_refused_with_the_names_that_exist(capsys):
     with pytest.raises(SystemExit):
         quality_budget.parse_arguments(["--variants", "residual D + wider"])
     assert "unknown change 'wider'" in capsys.readouterr().err
-    assert parse_variant("TTUR 1:4 + batch 64") == {"lr_g": 1e-4, "lr_d": 4e-4, "batch_size": 64}
+    assert parse_variant("batch 64+TTUR 1:4") == (
+        "TTUR 1:4 + batch 64",
+        {"lr_g": 1e-4, "lr_d": 4e-4, "batch_size": 64},
+    )
+    with pytest.raises(SystemExit):
+        quality_budget.parse_arguments(["--variants", "TTUR 1:4 + rates 2e-4"])
+    assert "'rates 2e-4' and an earlier change both set lr_d, lr_g; keep one" in capsys.readouterr().err

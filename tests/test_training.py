@@ -242,6 +242,17 @@ def test_the_average_only_copies_the_weights_before_its_start(data_root):
     torch.testing.assert_close(average.weight, 0.1 * previous + 0.9 * model.weight)
     late = fit(new_run(config(data_root, "dcgan", num_epochs=1, ema_start=10)))  # 3 generator steps
     assert same_weights(late.ema, late.generator)
+    with pytest.raises(ValueError, match="ema_start = 10: delays the weight average, which is off"):
+        config(data_root, "dcgan", ema_start=10, ema_decay=0.0)
+
+
+def test_resume_across_the_start_of_the_average_is_exact(data_root):
+    """Three updates an epoch, the average starting at the fourth: stopped after the first epoch."""
+    whole = fit(new_run(config(data_root, "dcgan", num_epochs=3, ema_start=4, run_name="whole")))
+    part = fit(new_run(config(data_root, "dcgan", num_epochs=1, ema_start=4, run_name="part")))
+    resumed = fit(load_run(part.checkpoint_path, num_epochs=3))
+    assert_same_weights(resumed.ema, whole.ema)
+    assert not same_weights(whole.ema, whole.generator)  # it did start averaging
 
 
 def test_samples_grids_and_exports_come_from_the_averaged_generator(data_root, tmp_path):
