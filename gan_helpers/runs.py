@@ -75,13 +75,13 @@ class Run:
 def update_average(average: nn.Module, model: nn.Module, decay: float, step: int, start: int = 0) -> None:
     """Exponential moving average of the weights: average <- d * average + (1 - d) * model.
 
-    ``d = min(decay, (1 + t) / (10 + t))`` with ``t = step - start``: early on, when the first
-    weights are noise, the average forgets quickly; before ``start`` it only copies the weights.
-    Batch-norm running statistics are averaged the same way (they describe the activations of
-    recent weights), and the batch counter is copied.
+    ``d = min(decay, (1 + n) / (10 + n))`` with ``n = step - start`` updates averaged so far:
+    early on, when the first weights are noise, the average forgets quickly; before ``start`` it
+    only copies the weights. Batch-norm running statistics are averaged the same way (they
+    describe the activations of recent weights), and the batch counter is copied.
     """
-    t = step - start
-    d = min(decay, (1 + t) / (10 + t)) if t >= 0 else 0.0
+    averaged_steps = step - start
+    d = min(decay, (1 + averaged_steps) / (10 + averaged_steps)) if averaged_steps >= 0 else 0.0
     for averaged, current in zip(average.state_dict().values(), model.state_dict().values(), strict=True):
         if averaged.is_floating_point() and d > 0:
             averaged.lerp_(current.to(averaged.dtype), 1 - d)
