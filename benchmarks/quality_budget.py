@@ -106,15 +106,16 @@ def parse_variant(name: str) -> tuple[str, dict]:
         raise ValueError(
             f"unknown change {unknown[0]!r} in {name!r}; join any of: {', '.join(map(repr, CHANGES))}"
         )
+    ordered = sorted(set(parts), key=list(CHANGES).index)
     changes: dict = {}
-    for part in sorted(set(parts), key=list(CHANGES).index):
+    for part in ordered:
         clash = sorted(set(changes) & set(CHANGES[part]))
         if clash:
             raise ValueError(
                 f"{name!r}: {part!r} and an earlier change both set {', '.join(clash)}; keep one"
             )
         changes.update(CHANGES[part])
-    return " + ".join(sorted(set(parts), key=list(CHANGES).index)), changes
+    return " + ".join(ordered), changes
 
 
 def variant_config(name: str, seed: int, args: argparse.Namespace) -> tuple[TrainConfig, dict]:
