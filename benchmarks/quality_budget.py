@@ -36,9 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.records import check_writable, read_record, update_record
 from benchmarks.stabilizers import name_width, summarize
 from gan_helpers.config import SAMPLES_DIR, TrainConfig
-from gan_helpers.evaluation import SPACES, Reference, evaluate_images
+from gan_helpers.evaluation import SPACES, Reference, evaluate_images, score_name
 from gan_helpers.models import IMAGE_SHAPE, SIDES, DCGANGenerator, Shape, SNDiscriminator, downsampling
-from gan_helpers.runs import load_run, new_run, read_checkpoint, tuple_or_value
+from gan_helpers.runs import FOLDER_FIELDS, config_changes, load_run, new_run, read_checkpoint
 from gan_helpers.sampling import metric_samples
 from gan_helpers.training import train
 
@@ -140,16 +140,11 @@ def run_name(variant: str, seed: int, args: argparse.Namespace) -> str:
 
 def check_same_settings(checkpoint: Path, config: TrainConfig) -> None:
     """A stopped run is continued only if it was started with the settings asked for now."""
-    saved, now = read_checkpoint(checkpoint)["config"], config.to_dict()
-    kept = ("output_dir", "run_name", "num_epochs", "extra")  # the folder's name holds the budget
-    differ = [
-        f"{key} {saved.get(key)} (now {value})"
-        for key, value in now.items()
-        if key not in kept and tuple_or_value(saved.get(key)) != tuple_or_value(value)
-    ]
-    if differ:
+    ignore = (*FOLDER_FIELDS, "num_epochs")  # the folder's name holds the budget
+    changes = config_changes(read_checkpoint(checkpoint)["config"], config.to_dict(), ignore)
+    if changes:
         raise SystemExit(
-            f"{checkpoint} was started with other settings: {', '.join(differ)}; "
+            f"{checkpoint} was started with other settings than asked now: {', '.join(changes)}; "
             "delete its folder or give another --runs-dir"
         )
 
@@ -173,18 +168,10 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
     scores = {"steps": run.generator_steps, "seconds": seconds, "resumed": resumed}
     for reference in args.references:
         row = evaluate_images(images, reference)
-        suffix = space_suffix(reference.space)
-        scores |= {
-            f"fd{suffix}": row["FD"],
-            f"precision{suffix}": row["precision"],
-            f"recall{suffix}": row["recall"],
+        scores |= {  # fd, fd_encoder, recall, ...
+            score_name(key.lower(), reference.space): row[key] for key in ("FD", "precision", "recall")
         }
     return scores
-
-
-def space_suffix(space: str) -> str:
-    """How a space's scores are named in a run's record: ``fd``, ``fd_encoder`` (as in training)."""
-    return "" if space == "classifier" else f"_{space}"
 
 
 def recall_lines(results: dict[str, list[dict]]) -> str:
@@ -196,9 +183,8 @@ def recall_lines(results: dict[str, list[dict]]) -> str:
     for name, runs in results.items():
         cells = ""
         for space in SPACES:
-            suffix = space_suffix(space)
-            recalls = [run[f"recall{suffix}"] for run in runs]
-            precision = statistics.mean(run[f"precision{suffix}"] for run in runs)
+            recalls = [run[score_name("recall", space)] for run in runs]
+            precision = statistics.mean(run[score_name("precision", space)] for run in runs)
             cells += (
                 f"{statistics.mean(recalls):>10.3f} ({min(recalls):.3f}-{max(recalls):.3f}){precision:>11.3f}"
             )

@@ -29,7 +29,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gan_helpers.config import TrainConfig
-from gan_helpers.evaluation import SPACES, Reference, tracked_quality
+from gan_helpers.evaluation import SPACES, Reference, score_name, tracked_quality
 from gan_helpers.kinds import KINDS
 from gan_helpers.training import train
 
@@ -45,7 +45,6 @@ VARIANTS = {
     "WGAN-GP": ("wgan-gp", {}),
 }
 DEFAULT_VARIANTS = ("plain", "+ spectral norm", "+ hinge loss", "+ R1", "SN + hinge + R1", "WGAN-GP")
-KEYS = {"classifier": "fd", "encoder": "fd_encoder"}  # tracked_quality's name for each space's FD
 
 
 def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict | None:
@@ -79,11 +78,11 @@ def summarize(results: dict[str, list[dict]]) -> str:
     for name, runs in results.items():
         cells = ""
         for space in SPACES:
-            values = [run[KEYS[space]] for run in runs]
+            values = [run[score_name("fd", space)] for run in runs]
             cells += f"{statistics.mean(values):>10.2f} ({min(values):6.2f}-{max(values):6.2f})"
         lines.append(f"{name:<{width}}{cells}{statistics.mean(run['seconds'] for run in runs):>12.0f}")
     for space in SPACES:
-        lines.append(separation(results, KEYS[space], space))
+        lines.append(separation(results, score_name("fd", space), space))
     return "\n".join(lines)
 
 

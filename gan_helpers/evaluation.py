@@ -144,12 +144,17 @@ def tracked_quality(generator: nn.Module, references: list[Reference], seed: int
     images = metric_samples(generator, references[0].count, seed)
     tracked = {}
     for reference in references:
-        key = "fd" if reference.space == "classifier" else f"fd_{reference.space}"
         features, probabilities = reference.features_and_predictions(images)
-        tracked[key] = frechet_distance(features, reference.train_features)
+        tracked[score_name("fd", reference.space)] = frechet_distance(features, reference.train_features)
         if probabilities is not None:
             tracked["fd_class_entropy"] = class_distribution(probabilities)[1]
     return tracked
+
+
+def score_name(metric: str, space: str) -> str:
+    """A score's name in histories and records: ``fd`` in the classifier's space, ``fd_encoder``
+    in the encoder's (the classifier's space was the first, and keeps the plain names)."""
+    return metric if space == "classifier" else f"{metric}_{space}"
 
 
 def held_out_images(count: int = 10_000) -> torch.Tensor:

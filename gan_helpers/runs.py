@@ -233,17 +233,24 @@ def load_run(
     run.epoch, run.batch, run.step = (position[k] for k in ("epoch", "batch", "step"))
     run.generator_steps = position.get("generator_steps", run.step)  # older checkpoints: one per batch
     run.source = path
-    now = run.config.to_dict()
-    run.changes = [
-        f"{name} {now[name]} (was {saved[name]})"
-        for name in now
-        if name in saved and name not in ("output_dir", "run_name", "extra")  # the folder is printed
-        and tuple_or_value(saved[name]) != tuple_or_value(now[name])
-    ]
+    run.changes = config_changes(saved, run.config.to_dict())
     torch.set_rng_state(state["rng_cpu"])
     if run.device.type == "cuda" and state["rng_cuda"]:
         torch.cuda.set_rng_state_all(state["rng_cuda"])
     return run
+
+
+FOLDER_FIELDS = ("output_dir", "run_name", "extra")  # where a run is kept, printed on their own
+
+
+def config_changes(saved: dict, now: dict, ignore: tuple[str, ...] = FOLDER_FIELDS) -> list[str]:
+    """The fields ``now`` sets otherwise than ``saved``, as "name now (was saved)", but for
+    the fields in ``ignore``."""
+    return [
+        f"{name} {now[name]} (was {saved[name]})"
+        for name in now
+        if name in saved and name not in ignore and tuple_or_value(saved[name]) != tuple_or_value(now[name])
+    ]
 
 
 def tuple_or_value(value):

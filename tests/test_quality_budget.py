@@ -90,7 +90,8 @@ def test_a_run_folder_started_with_other_settings_is_refused_not_continued(tmp_p
     config.num_epochs, config.lr_g = 1, 1e-3
     run = train(new_run(config, **networks), progress=False)
     before = run.checkpoint_path.read_bytes()
-    with pytest.raises(SystemExit, match=r"other settings: lr_g 0.001 \(now 0.0004\); delete its folder"):
+    refusal = r"other settings than asked now: lr_g 0.0004 \(was 0.001\); delete its folder"
+    with pytest.raises(SystemExit, match=refusal):
         quality_budget.main(arguments)
     assert run.checkpoint_path.read_bytes() == before
 
