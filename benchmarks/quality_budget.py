@@ -3,6 +3,7 @@
     python benchmarks/quality_budget.py --json benchmarks/quality_budget.json     # each change alone, 3 seeds
     python benchmarks/quality_budget.py --variants "residual D + TTUR 1:4" --json FILE    # changes combined
     python benchmarks/quality_budget.py --epochs 1 --subset 0.01 --samples 200 --seeds 0   # a quick look
+    python benchmarks/quality_budget.py --report --json FILE     # the table of the runs FILE holds so far
 
 Every variant is chapter 08's SN-GAN (the DCGAN's networks, hinge loss, spectral norm, R1,
 batches of 32, the weight average) with the changes its name lists, joined by " + " (``CHANGES``).
@@ -195,8 +196,8 @@ def recall_lines(results: dict[str, list[dict]]) -> str:
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     """The command line, checked (variants written the one way) before anything is loaded or trained."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--variants", nargs="+", default=list(CHANGES), metavar="NAME",
-                        help='changes joined by " + "; default: each alone')  # fmt: skip
+    parser.add_argument("--variants", nargs="+", metavar="NAME",
+                        help='changes joined by " + "; default: each alone (--report: all)')  # fmt: skip
     parser.add_argument("--epochs", type=int, default=10, help="the budget, in epochs of batches of 32")
     parser.add_argument("--subset", type=float, default=1.0, help="share of the training set (default all)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
@@ -204,14 +205,18 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--runs-dir", type=Path, default=SAMPLES_DIR / "quality-budget")
     parser.add_argument("--json", type=Path, help="keep every run here; runs already in it are not repeated")
+    parser.add_argument("--report", action="store_true", help="the table of --json's runs; train nothing")
     args = parser.parse_args(argv)
+    if args.report and not (args.json and args.json.is_file()):
+        parser.error("--report prints the runs a record holds: give --json and a file this script wrote")
     if args.epochs < 1 or args.samples < 20 or not 0 < args.subset <= 1:
         parser.error("--epochs must be at least 1, --samples at least 20 and --subset in (0, 1]")
     try:
-        args.variants = list(dict.fromkeys(parse_variant(name)[0] for name in args.variants))
+        named = args.variants or ([] if args.report else list(CHANGES))
+        args.variants = list(dict.fromkeys(parse_variant(name)[0] for name in named))
     except ValueError as error:
         parser.error(str(error))
-    if args.json:
+    if args.json and not args.report:
         check_writable(args.json)
     return args
 
@@ -222,6 +227,10 @@ def main(argv: list[str] | None = None) -> None:
         f"{args.epochs} epochs of batches of {BASE_BATCH}, subset {args.subset:g}, {args.samples} samples"
     )
     record = read_record(args.json, {}) if args.json else {}
+    if args.report:  # whatever budget the record is of
+        print(f"SN-GAN variants, {record.get('setting', 'no runs')}, finished runs of seeds {args.seeds}")
+        print(report(record.get("runs", {}), args.variants, args.seeds))
+        return
     if record.get("setting", setting) != setting:
         raise SystemExit(
             f"{args.json} holds runs of {record['setting']}; give another --json file for {setting}"
@@ -244,6 +253,19 @@ def main(argv: list[str] | None = None) -> None:
     table = {name: [runs[f"{name} | {seed}"] for seed in args.seeds] for name in args.variants}
     print(summarize(table))
     print(recall_lines(table), flush=True)
+
+
+def report(runs: dict[str, dict], variants: list[str], seeds: list[int]) -> str:
+    """The table of the finished runs of ``seeds`` (of ``variants``, or of all), each variant
+    named with how many seeds it has so far."""
+    table: dict[str, list[dict]] = {}
+    for name in variants or list(dict.fromkeys(key.rsplit(" | ", 1)[0] for key in runs)):
+        finished = [runs[f"{name} | {seed}"] for seed in seeds if f"{name} | {seed}" in runs]
+        if finished:
+            table[f"{name} ({len(finished)} seed{'s' * (len(finished) > 1)})"] = finished
+    if not table:
+        return "no finished runs of these variants and seeds yet"
+    return f"{summarize(table)}\n{recall_lines(table)}"
 
 
 def add_runs(record: dict, setting: str, new: dict) -> dict:

@@ -61,6 +61,28 @@ def test_runs_another_command_adds_to_the_record_meanwhile_are_kept(tmp_path, mo
     assert set(json.loads(record.read_text())["runs"]) == {"no R1 | 7", "SN-GAN | 0"}
 
 
+def test_report_prints_the_finished_runs_and_seed_counts_training_nothing(tmp_path, capsys, monkeypatch):
+    record = tmp_path / "table.json"
+    setting = "10 epochs of batches of 32, subset 1, 10000 samples"
+
+    def scores(fd: float) -> dict:
+        names = [f"{name}{space}" for name in ("recall", "precision") for space in ("", "_encoder")]
+        return {"steps": 18, "seconds": 2.0, "fd": fd, "fd_encoder": fd / 10} | dict.fromkeys(names, 0.5)
+
+    runs = {"SN-GAN | 0": scores(20.0), "SN-GAN | 1": scores(22.0), "TTUR 1:4 | 0": scores(30.0)}
+    update_record(record, lambda old: add_runs(old, setting, runs), {})
+    monkeypatch.setattr(quality_budget.Reference, "build", lambda **kwargs: pytest.fail("loaded the metrics"))
+    quality_budget.main(["--report", "--json", str(record)])
+    out = capsys.readouterr().out
+    assert f"{setting}, finished runs of seeds [0, 1, 2]" in out
+    assert "SN-GAN (2 seeds)" in out and "21.00 ( 20.00- 22.00)" in out and "TTUR 1:4 (1 seed)" in out
+    quality_budget.main(["--report", "--json", str(record), "--seeds", "1", "--variants", "TTUR 1:4"])
+    assert "no finished runs of these variants and seeds yet" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        quality_budget.main(["--report", "--json", str(tmp_path / "none.json")])
+    assert "--report prints the runs a record holds" in capsys.readouterr().err
+
+
 def test_a_stopped_run_is_continued_from_its_checkpoint_exactly(tmp_path):
     """Stopped after one of two epochs and continued by the command: the same weights as a run
     never stopped (the residual discriminator's spectral-norm vectors included)."""
