@@ -265,7 +265,9 @@ def report(runs: dict[str, dict], variants: list[str], seeds: list[int]) -> str:
             table[f"{name} ({len(finished)} seed{'s' * (len(finished) > 1)})"] = finished
     if not table:
         return "no finished runs of these variants and seeds yet"
-    return f"{summarize(table)}\n{recall_lines(table)}"
+    alone = [name for name, finished in table.items() if len(finished) == 1]
+    caution = f"\none seed has no spread yet, so the lines above decide nothing for: {', '.join(alone)}"
+    return f"{summarize(table)}{caution if alone else ''}\n{recall_lines(table)}"
 
 
 def add_runs(record: dict, setting: str, new: dict) -> dict:

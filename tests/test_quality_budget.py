@@ -76,6 +76,7 @@ def test_report_prints_the_finished_runs_and_seed_counts_training_nothing(tmp_pa
     out = capsys.readouterr().out
     assert f"{setting}, finished runs of seeds [0, 1, 2]" in out
     assert "SN-GAN (2 seeds)" in out and "21.00 ( 20.00- 22.00)" in out and "TTUR 1:4 (1 seed)" in out
+    assert "one seed has no spread yet, so the lines above decide nothing for: TTUR 1:4 (1 seed)" in out
     quality_budget.main(["--report", "--json", str(record), "--seeds", "1", "--variants", "TTUR 1:4"])
     assert "no finished runs of these variants and seeds yet" in capsys.readouterr().out
     with pytest.raises(SystemExit):
