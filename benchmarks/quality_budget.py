@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> None:
     runs = record.get("runs", {})
     for name in args.variants:
         for seed in args.seeds:
-            key = f"{name} | {seed}"
+            key = run_key(name, seed)
             if args.json:  # another command may have finished it meanwhile
                 runs = read_record(args.json, {}).get("runs", {}) | runs
             if key not in runs:
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> None:
                 if args.json:  # after every run: an interrupted table loses at most the one running
                     update_record(args.json, lambda old, new={key: scores}: add_runs(old, setting, new), {})
             print_run(name, seed, runs[key])
-    table = {name: [runs[f"{name} | {seed}"] for seed in args.seeds] for name in args.variants}
+    table = {name: [runs[run_key(name, seed)] for seed in args.seeds] for name in args.variants}
     print(summarize(table))
     print(recall_lines(table), flush=True)
 
@@ -259,8 +259,8 @@ def report(runs: dict[str, dict], variants: list[str], seeds: list[int]) -> str:
     """The table of the finished runs of ``seeds`` (of ``variants``, or of all), each variant
     named with how many seeds it has so far."""
     table: dict[str, list[dict]] = {}
-    for name in variants or list(dict.fromkeys(key.rsplit(" | ", 1)[0] for key in runs)):
-        finished = [runs[f"{name} | {seed}"] for seed in seeds if f"{name} | {seed}" in runs]
+    for name in variants or list(dict.fromkeys(key.rsplit(RUN_KEY_JOIN, 1)[0] for key in runs)):
+        finished = [runs[run_key(name, seed)] for seed in seeds if run_key(name, seed) in runs]
         if finished:
             table[f"{name} ({len(finished)} seed{'s' * (len(finished) > 1)})"] = finished
     if not table:
@@ -268,6 +268,14 @@ def report(runs: dict[str, dict], variants: list[str], seeds: list[int]) -> str:
     alone = [name for name, finished in table.items() if len(finished) == 1]
     caution = f"\none seed has no spread yet, so the lines above decide nothing for: {', '.join(alone)}"
     return f"{summarize(table)}{caution if alone else ''}\n{recall_lines(table)}"
+
+
+RUN_KEY_JOIN = " | "  # a run's key in the record: "TTUR 1:4 | 0"
+
+
+def run_key(variant: str, seed: int) -> str:
+    """A run's key in the record: the variant's name and the seed."""
+    return f"{variant}{RUN_KEY_JOIN}{seed}"
 
 
 def add_runs(record: dict, setting: str, new: dict) -> dict:
