@@ -14,7 +14,7 @@ one would be short: 1,874 of 1,875 on all 60,000 images). Each run's weight aver
 (the classifier's and the label-free encoder's), and recall in both (precision beside it).
 
 A run is kept in ``--runs-dir`` and continued from its last checkpoint if it was stopped (resume
-is exact on the CPU; its seconds are then those of the last sitting); ``--json`` keeps every
+is exact on the CPU; its seconds are then the whole run's at the last sitting's pace); ``--json`` keeps every
 finished run, so the same command finishes a table, and two commands (say, other seeds) may add
 to one file at once.
 """
@@ -162,9 +162,12 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
         if resumed
         else new_run(config, **networks)
     )
-    start = time.perf_counter()
+    start, steps_before = time.perf_counter(), run.generator_steps
     run = train(run, progress=False)
-    seconds = time.perf_counter() - start  # of this sitting only, if it was resumed
+    sitting = time.perf_counter() - start
+    # A resumed run's earlier sittings were not timed: the whole run at this sitting's pace.
+    trained = run.generator_steps - steps_before
+    seconds = sitting * run.generator_steps / trained if trained else float("nan")
     images = metric_samples(run.ema if run.ema is not None else run.generator.eval(), args.samples, seed)
     scores = {"steps": run.generator_steps, "seconds": seconds, "resumed": resumed}
     for reference in args.references:
@@ -286,7 +289,7 @@ def add_runs(record: dict, setting: str, new: dict) -> dict:
 def print_run(name: str, seed: int, scores: dict) -> None:
     """One finished run's line: both FDs, recall, the generator steps and the training seconds."""
     seconds = f"{scores['seconds']:.0f} s" + (
-        " (resumed: the last sitting's)" if scores.get("resumed") else ""
+        " (resumed: at the last sitting's pace)" if scores.get("resumed") else ""
     )
     print(f"{name} seed {seed}: FD {scores['fd']:6.2f} (classifier) {scores['fd_encoder']:6.3f} (encoder), "
           f"recall {scores['recall']:.3f}, {scores['steps']} generator steps, {seconds}",

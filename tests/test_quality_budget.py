@@ -84,24 +84,29 @@ def test_report_prints_the_finished_runs_and_seed_counts_training_nothing(tmp_pa
     assert "--report prints the runs a record holds" in capsys.readouterr().err
 
 
-def test_a_stopped_run_is_continued_from_its_checkpoint_exactly(tmp_path):
+def test_a_stopped_run_is_continued_from_its_checkpoint_exactly(tmp_path, monkeypatch):
     """Stopped after one of two epochs and continued by the command: the same weights as a run
-    never stopped (the residual discriminator's spectral-norm vectors included)."""
+    never stopped (the residual discriminator's spectral-norm vectors included), and its seconds
+    those of the whole run at the pace of the sitting that finished it."""
     arguments = ["--epochs", "2", *SMALL[2:], "--variants", "residual D"]
     args = quality_budget.parse_arguments([*arguments, "--runs-dir", str(tmp_path / "stopped")])
     config, networks = quality_budget.variant_config("residual D", 0, args)
     config.num_epochs = 1
     train(new_run(config, **networks), progress=False)
+    clock = iter([100.0, 103.0])  # the second sitting: one of the two epochs in 3 s
+    monkeypatch.setattr(quality_budget, "time", type("Clock", (), {"perf_counter": lambda: next(clock)}))
     quality_budget.main(
         [*arguments, "--runs-dir", str(tmp_path / "stopped"), "--json", str(tmp_path / "stopped.json")]
     )
+    monkeypatch.undo()
     quality_budget.main([*arguments, "--runs-dir", str(tmp_path / "whole")])
     name = quality_budget.run_name("residual D", 0, args)
     stopped, whole = (
         read_checkpoint(tmp_path / folder / name / "checkpoint.pt") for folder in ("stopped", "whole")
     )
     assert stopped["position"]["epoch"] == whole["position"]["epoch"] == 2
-    assert json.loads((tmp_path / "stopped.json").read_text())["runs"]["residual D | 0"]["resumed"]
+    recorded = json.loads((tmp_path / "stopped.json").read_text())["runs"]["residual D | 0"]
+    assert recorded["resumed"] and recorded["seconds"] == pytest.approx(6.0)
     for network in ("generator", "discriminator", "ema"):
         for key, value in whole[network].items():
             assert torch.equal(stopped[network][key], value), f"{network}.{key} differs"
