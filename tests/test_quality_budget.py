@@ -14,6 +14,7 @@ from benchmarks.quality_budget import ResidualSNDiscriminator, add_runs, parse_v
 from benchmarks.records import update_record
 from gan_helpers.runs import new_run, read_checkpoint
 from gan_helpers.training import train
+from gan_helpers.weights import export_generator, load_generator
 
 SMALL = ["--epochs", "1", "--subset", "0.01", "--samples", "100", "--seeds", "0", "--device", "cpu"]
 
@@ -84,10 +85,11 @@ def test_report_prints_the_finished_runs_and_seed_counts_training_nothing(tmp_pa
     assert "--report prints the runs a record holds" in capsys.readouterr().err
 
 
-def test_a_stopped_run_is_continued_from_its_checkpoint_exactly(tmp_path, monkeypatch):
+def test_a_stopped_run_is_continued_from_its_checkpoint_exactly_and_exports(tmp_path, monkeypatch):
     """Stopped after one of two epochs and continued by the command: the same weights as a run
     never stopped (the residual discriminator's spectral-norm vectors included), and its seconds
-    those of the whole run at the pace of the sitting that finished it."""
+    those of the whole run at the pace of the sitting that finished it. A variant that changes
+    only the discriminator exports a generator that loads as the SN-GAN's."""
     arguments = ["--epochs", "2", *SMALL[2:], "--variants", "residual D"]
     args = quality_budget.parse_arguments([*arguments, "--runs-dir", str(tmp_path / "stopped")])
     config, networks = quality_budget.variant_config("residual D", 0, args)
@@ -110,6 +112,9 @@ def test_a_stopped_run_is_continued_from_its_checkpoint_exactly(tmp_path, monkey
     for network in ("generator", "discriminator", "ema"):
         for key, value in whole[network].items():
             assert torch.equal(stopped[network][key], value), f"{network}.{key} differs"
+    exported = export_generator(tmp_path / "whole" / name / "checkpoint.pt", tmp_path / "residual-d.pt")
+    for key, value in load_generator(exported, kind="sngan").state_dict().items():
+        assert torch.equal(value, whole["ema"][key].half().to(value.dtype)), f"exported {key} differs"
 
 
 def test_a_run_folder_started_with_other_settings_is_refused_not_continued(tmp_path):
