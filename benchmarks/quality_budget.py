@@ -164,10 +164,13 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
     )
     start, steps_before = time.perf_counter(), run.generator_steps
     run = train(run, progress=False)
-    sitting = time.perf_counter() - start
-    # A resumed run's earlier sittings were not timed: the whole run at this sitting's pace.
-    trained = run.generator_steps - steps_before
-    seconds = sitting * run.generator_steps / trained if trained else float("nan")
+    if not run.finished:  # Ctrl-C: the checkpoint is saved, and a part of a run is no row of the table
+        raise SystemExit(f"{name} seed {seed} stopped at generator step {run.generator_steps}; "
+                         "the same command continues it")  # fmt: skip
+    sitting, trained = time.perf_counter() - start, run.generator_steps - steps_before
+    # A resumed run's earlier sittings were not timed: the whole run at this sitting's pace (None
+    # where this sitting trained nothing, as for a run stopped while it was being scored).
+    seconds = sitting * run.generator_steps / trained if trained else None
     images = metric_samples(run.ema if run.ema is not None else run.generator.eval(), args.samples, seed)
     scores = {"steps": run.generator_steps, "seconds": seconds, "resumed": resumed}
     for reference in args.references:
@@ -288,9 +291,11 @@ def add_runs(record: dict, setting: str, new: dict) -> dict:
 
 def print_run(name: str, seed: int, scores: dict) -> None:
     """One finished run's line: both FDs, recall, the generator steps and the training seconds."""
-    seconds = f"{scores['seconds']:.0f} s" + (
-        " (resumed: at the last sitting's pace)" if scores.get("resumed") else ""
-    )
+    pace = " (resumed: at the last sitting's pace)" if scores.get("resumed") else ""
+    seconds = (
+        "not timed (trained in earlier sittings)" if scores["seconds"] is None
+        else f"{scores['seconds']:.0f} s{pace}"
+    )  # fmt: skip
     print(f"{name} seed {seed}: FD {scores['fd']:6.2f} (classifier) {scores['fd_encoder']:6.3f} (encoder), "
           f"recall {scores['recall']:.3f}, {scores['steps']} generator steps, {seconds}",
           flush=True)  # fmt: skip

@@ -80,7 +80,9 @@ def summarize(results: dict[str, list[dict]]) -> str:
         for space in SPACES:
             values = [run[score_name("fd", space)] for run in runs]
             cells += f"{statistics.mean(values):>10.2f} ({min(values):6.2f}-{max(values):6.2f})"
-        lines.append(f"{name:<{width}}{cells}{statistics.mean(run['seconds'] for run in runs):>12.0f}")
+        timed = [run["seconds"] for run in runs if run["seconds"] is not None]  # None: not timed
+        seconds = f"{statistics.mean(timed):>12.0f}" if timed else f"{'-':>12}"
+        lines.append(f"{name:<{width}}{cells}{seconds}")
     for space in SPACES:
         lines.append(separation(results, score_name("fd", space), space))
     return "\n".join(lines)

@@ -85,36 +85,49 @@ def test_report_prints_the_finished_runs_and_seed_counts_training_nothing(tmp_pa
     assert "--report prints the runs a record holds" in capsys.readouterr().err
 
 
-def test_a_stopped_run_is_continued_from_its_checkpoint_exactly_and_exports(tmp_path, monkeypatch):
-    """Stopped after one of two epochs and continued by the command: the same weights as a run
+def test_a_stopped_run_is_continued_from_its_checkpoint_exactly_and_exports(tmp_path, monkeypatch, capsys):
+    """Stopped after one of three epochs and continued by the command: the same weights as a run
     never stopped (the residual discriminator's spectral-norm vectors included), and its seconds
     those of the whole run at the pace of the sitting that finished it. A variant that changes
     only the discriminator exports a generator that loads as the SN-GAN's."""
-    arguments = ["--epochs", "2", *SMALL[2:], "--variants", "residual D"]
-    args = quality_budget.parse_arguments([*arguments, "--runs-dir", str(tmp_path / "stopped")])
-    config, networks = quality_budget.variant_config("residual D", 0, args)
+    arguments = ["--epochs", "3", *SMALL[2:], "--variants", "residual D"]
+    stopped_dir = ["--runs-dir", str(tmp_path / "stopped")]
+    config, networks = quality_budget.variant_config(
+        "residual D", 0, quality_budget.parse_arguments([*arguments, *stopped_dir])
+    )
     config.num_epochs = 1
     train(new_run(config, **networks), progress=False)
-    clock = iter([100.0, 103.0])  # the second sitting: one of the two epochs in 3 s
+    clock = iter([100.0, 103.0])  # the second sitting: two of the three epochs in 3 s
     monkeypatch.setattr(quality_budget, "time", type("Clock", (), {"perf_counter": lambda: next(clock)}))
-    quality_budget.main(
-        [*arguments, "--runs-dir", str(tmp_path / "stopped"), "--json", str(tmp_path / "stopped.json")]
-    )
+    quality_budget.main([*arguments, *stopped_dir, "--json", str(tmp_path / "stopped.json")])
     monkeypatch.undo()
     quality_budget.main([*arguments, "--runs-dir", str(tmp_path / "whole")])
-    name = quality_budget.run_name("residual D", 0, args)
-    stopped, whole = (
-        read_checkpoint(tmp_path / folder / name / "checkpoint.pt") for folder in ("stopped", "whole")
-    )
-    assert stopped["position"]["epoch"] == whole["position"]["epoch"] == 2
+    checkpoints = {folder: tmp_path / folder / config.run_name / "checkpoint.pt"
+                   for folder in ("stopped", "whole")}
+    stopped, whole = (read_checkpoint(path) for path in checkpoints.values())
+    assert stopped["position"]["epoch"] == whole["position"]["epoch"] == 3
     recorded = json.loads((tmp_path / "stopped.json").read_text())["runs"]["residual D | 0"]
-    assert recorded["resumed"] and recorded["seconds"] == pytest.approx(6.0)
+    assert recorded["resumed"] and recorded["seconds"] == pytest.approx(4.5)
     for network in ("generator", "discriminator", "ema"):
         for key, value in whole[network].items():
             assert torch.equal(stopped[network][key], value), f"{network}.{key} differs"
-    exported = export_generator(tmp_path / "whole" / name / "checkpoint.pt", tmp_path / "residual-d.pt")
+    capsys.readouterr()
+    quality_budget.main([*arguments, *stopped_dir])  # finished already: scored, nothing to time
+    assert "not timed (trained in earlier sittings)" in capsys.readouterr().out
+    exported = export_generator(checkpoints["whole"], tmp_path / "residual-d.pt")
     for key, value in load_generator(exported, kind="sngan").state_dict().items():
-        assert torch.equal(value, whole["ema"][key].half().to(value.dtype)), f"exported {key} differs"
+        average = whole["ema"][key]
+        expected = average.half().to(value.dtype) if average.is_floating_point() else average
+        assert torch.equal(value, expected), f"exported {key} differs"
+
+
+def test_a_run_stopped_by_ctrl_c_is_kept_to_continue_not_recorded_as_finished(tmp_path, monkeypatch):
+    monkeypatch.setattr(quality_budget, "train", lambda run, progress: run)  # stopped before its first step
+    record = tmp_path / "table.json"
+    arguments = [*SMALL, "--variants", "SN-GAN", "--runs-dir", str(tmp_path), "--json", str(record)]
+    with pytest.raises(SystemExit, match="SN-GAN seed 0 stopped at generator step 0; the same command"):
+        quality_budget.main(arguments)
+    assert "SN-GAN | 0" not in (json.loads(record.read_text())["runs"] if record.exists() else {})
 
 
 def test_a_run_folder_started_with_other_settings_is_refused_not_continued(tmp_path):
