@@ -121,8 +121,35 @@ def test_a_stopped_run_is_continued_from_its_checkpoint_exactly_and_exports(tmp_
         assert torch.equal(value, expected), f"exported {key} differs"
 
 
+def test_lr_decay_lowers_both_rates_linearly_to_zero_and_a_stopped_run_continues_exactly(tmp_path):
+    """1 - k / total for generator step k: after the first of two epochs of 18 steps, the last
+    step ran at 1 - 17/36 of each rate, the run's last at 1/36; stopped after that first epoch
+    and continued by the command, the weights are those of a run never stopped."""
+    arguments = ["--epochs", "2", *SMALL[2:], "--variants", "lr decay"]
+    folders = {name: ["--runs-dir", str(tmp_path / name)] for name in ("stopped", "whole")}
+    config, built = quality_budget.variant_config(
+        "lr decay", 0, quality_budget.parse_arguments([*arguments, *folders["stopped"]])
+    )
+    config.num_epochs = 1
+    run = train(new_run(config), step=built["step"], progress=False)
+    per_epoch = 600 // 32
+    last_scale = 1 - (per_epoch - 1) / (2 * per_epoch)
+    for optimizer, rate in ((run.opt_g, config.lr_g), (run.opt_d, config.lr_d)):
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(rate * last_scale)
+    for name in ("stopped", "whole"):
+        quality_budget.main([*arguments, *folders[name]])
+    stopped, whole = (
+        read_checkpoint(tmp_path / name / config.run_name / "checkpoint.pt") for name in ("stopped", "whole")
+    )
+    assert whole["position"]["generator_steps"] == 2 * per_epoch
+    assert whole["opt_g"]["param_groups"][0]["lr"] == pytest.approx(config.lr_g / (2 * per_epoch))
+    for network in ("generator", "discriminator", "ema"):
+        for key, value in whole[network].items():
+            assert torch.equal(stopped[network][key], value), f"{network}.{key} differs"
+
+
 def test_a_run_stopped_by_ctrl_c_is_kept_to_continue_not_recorded_as_finished(tmp_path, monkeypatch):
-    monkeypatch.setattr(quality_budget, "train", lambda run, progress: run)  # stopped before its first step
+    monkeypatch.setattr(quality_budget, "train", lambda run, **kwargs: run)  # stopped before its first step
     record = tmp_path / "table.json"
     arguments = [*SMALL, "--variants", "SN-GAN", "--runs-dir", str(tmp_path), "--json", str(record)]
     with pytest.raises(SystemExit, match="SN-GAN seed 0 stopped at generator step 0; the same command"):
