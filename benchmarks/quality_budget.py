@@ -37,13 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.records import check_writable, read_record, update_record
 from benchmarks.stabilizers import name_width, summarize
 from gan_helpers.config import SAMPLES_DIR, TrainConfig
-from gan_helpers.data import take_subset
 from gan_helpers.evaluation import SPACES, Reference, evaluate_images, score_name
 from gan_helpers.models import IMAGE_SHAPE, SIDES, DCGANGenerator, Shape, SNDiscriminator, downsampling
-from gan_helpers.runs import FOLDER_FIELDS, config_changes, load_run, new_run, read_checkpoint
+from gan_helpers.runs import FOLDER_FIELDS, Run, config_changes, load_run, new_run, read_checkpoint
 from gan_helpers.sampling import metric_samples
 from gan_helpers.steps import Step
-from gan_helpers.training import train, training_data
+from gan_helpers.training import train, training_set
 
 BASE_BATCH = 32  # the SN-GAN's; the budget is counted in its epochs
 
@@ -87,11 +86,9 @@ def decaying_rates(config: TrainConfig) -> Step:
     """The kind's own step with both rates falling linearly from the config's to 0 over the run's
     generator steps, the schedule of the SN-GAN paper's code (Miyato et al., 2018). The rate
     follows from the step count alone, so a resumed run goes on exactly as an unbroken one."""
-    data = training_data(config)
-    images = len(take_subset(data, config.subset, seed=config.seed)) if config.subset < 1 else len(data)
-    total = config.num_epochs * (images // config.batch_size)
+    total = config.num_epochs * (len(training_set(config)) // config.batch_size)  # train drops a short batch
 
-    def step(run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
         scale = max(0.0, 1.0 - run.generator_steps / total)  # 1 at the start, 0 at the budget's end
         for optimizer, rate in ((run.opt_g, run.config.lr_g), (run.opt_d, run.config.lr_d)):
             for group in optimizer.param_groups:

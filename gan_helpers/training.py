@@ -245,9 +245,7 @@ def train(
     if isinstance(run, TrainConfig):
         run = new_run(run)
     cfg = run.config
-    data = data if data is not None else training_data(cfg)
-    if cfg.subset < 1.0:
-        data = take_subset(data, cfg.subset, seed=cfg.seed)
+    data = training_set(cfg, data)
     if len(data) < cfg.batch_size:  # checked before the folder is made: a refused start leaves nothing
         kept = f"subset {cfg.subset} keeps {len(data)}" if cfg.subset < 1 else f"there are {len(data)}"
         raise ValueError(
@@ -268,6 +266,12 @@ def train(
             raise
         write_report(run)
     return run
+
+
+def training_set(cfg: TrainConfig, data: ImageData | None = None) -> ImageData:
+    """The images a run trains on: ``data`` (default: the config's own), cut to ``cfg.subset``."""
+    data = data if data is not None else training_data(cfg)
+    return take_subset(data, cfg.subset, seed=cfg.seed) if cfg.subset < 1.0 else data
 
 
 def training_data(cfg: TrainConfig) -> ImageData:
