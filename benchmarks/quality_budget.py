@@ -39,10 +39,9 @@ from benchmarks.stabilizers import name_width, summarize
 from gan_helpers.config import SAMPLES_DIR, TrainConfig
 from gan_helpers.evaluation import SPACES, Reference, evaluate_images, score_name
 from gan_helpers.models import IMAGE_SHAPE, SIDES, DCGANGenerator, Shape, SNDiscriminator, downsampling
-from gan_helpers.runs import FOLDER_FIELDS, Run, config_changes, load_run, new_run, read_checkpoint
+from gan_helpers.runs import FOLDER_FIELDS, config_changes, load_run, new_run, read_checkpoint
 from gan_helpers.sampling import metric_samples
-from gan_helpers.steps import Step
-from gan_helpers.training import train, training_set
+from gan_helpers.training import train
 
 BASE_BATCH = 32  # the SN-GAN's; the budget is counted in its epochs
 
@@ -82,24 +81,7 @@ class ResidualSNDiscriminator(nn.Module):
         return self.net(images).flatten()
 
 
-def decaying_rates(config: TrainConfig) -> Step:
-    """The kind's own step with both rates falling linearly from the config's to 0 over the run's
-    generator steps, the schedule of the SN-GAN paper's code (Miyato et al., 2018). The rate
-    follows from the step count alone, so a resumed run goes on exactly as an unbroken one."""
-    total = config.num_epochs * (len(training_set(config)) // config.batch_size)  # train drops a short batch
-
-    def step(run: Run, real: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
-        scale = max(0.0, 1.0 - run.generator_steps / total)  # 1 at the start, 0 at the budget's end
-        for optimizer, rate in ((run.opt_g, run.config.lr_g), (run.opt_d, run.config.lr_d)):
-            for group in optimizer.param_groups:
-                group["lr"] = rate * scale
-        return run.config.kind.step(run, real, labels)
-
-    return step
-
-
-# Each change: TrainConfig fields, and what it builds from the run's config (``BUILT``): the
-# networks it swaps in, or the step that trains each batch.
+# Each change: TrainConfig fields, and the networks it builds from the run's config (``BUILT``).
 CHANGES = {
     "SN-GAN": {},  # chapter 08's recipe as it ships
     "D x2 wide": {"discriminator": lambda config: SNDiscriminator(width=128)},
@@ -112,9 +94,9 @@ CHANGES = {
     "EMA start 5000": {"ema_start": 5000},  # the average copies the first 5,000 updates
     "batch 64": {"batch_size": 64},
     "no R1": {"r1_weight": 0.0},
-    "lr decay": {"step": decaying_rates},  # both rates fall linearly to 0 over the budget
+    "lr decay": {"lr_decay": 1.0},  # both rates fall linearly to 0 over the budget (SN-GAN paper's code)
 }
-BUILT = ("generator", "discriminator", "step")
+BUILT = ("generator", "discriminator")
 
 
 def parse_variant(name: str) -> tuple[str, dict]:
@@ -140,7 +122,7 @@ def parse_variant(name: str) -> tuple[str, dict]:
 
 def variant_config(name: str, seed: int, args: argparse.Namespace) -> tuple[TrainConfig, dict]:
     """The run's config (same generator steps as ``args.epochs`` at batches of 32) and what its
-    changes build from it: networks to pass to ``new_run``, and ``step`` where one trains otherwise."""
+    changes build from it: networks to pass to ``new_run``."""
     changes = parse_variant(name)[1]
     fields = {key: value for key, value in changes.items() if key not in BUILT}
     batch = fields.get("batch_size", BASE_BATCH)
@@ -173,7 +155,6 @@ def check_same_settings(checkpoint: Path, config: TrainConfig) -> None:
 def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
     """Train (or finish) one variant from ``seed``; its scores, generator steps and seconds."""
     config, networks = variant_config(name, seed, args)
-    step = networks.pop("step", None)
     checkpoint = Path(config.output_dir) / config.run_name / "checkpoint.pt"
     resumed = checkpoint.is_file()
     if resumed:
@@ -184,7 +165,7 @@ def run_variant(name: str, seed: int, args: argparse.Namespace) -> dict:
         else new_run(config, **networks)
     )
     start, steps_before = time.perf_counter(), run.generator_steps
-    run = train(run, step=step, progress=False)
+    run = train(run, progress=False)
     if not run.finished:  # Ctrl-C: the checkpoint is saved, and a part of a run is no row of the table
         raise SystemExit(f"{name} seed {seed} stopped at generator step {run.generator_steps}; "
                          "the same command continues it")  # fmt: skip

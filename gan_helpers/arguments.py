@@ -72,6 +72,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", type=float, help="learning rate of both networks")
     train.add_argument("--lr-g", type=float, help="generator learning rate (overrides --lr)")
     train.add_argument("--lr-d", type=float, help="discriminator/critic learning rate")
+    train.add_argument(
+        "--lr-decay", type=float,
+        help="share of the run, at its end, over which both rates fall linearly to 0 (default 0: none; "
+        "1: from the first batch)",
+    )  # fmt: skip
     train.add_argument("--betas", type=float, nargs=2, help="Adam betas, e.g. 0.5 0.999")
     train.add_argument("--latent-dim", type=int, help="size of the noise vector z (default 100)")
     train.add_argument("--n-critic", type=int, help="WGAN-GP: critic steps per generator step")

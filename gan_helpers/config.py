@@ -45,6 +45,7 @@ class TrainConfig:
     lr_g: float = 2e-4
     lr_d: float = 2e-4
     betas: tuple[float, float] = (0.5, 0.999)
+    lr_decay: float = 0.0  # share of the run, at its end, over which both rates fall linearly to 0; 0: none
     latent_dim: int = 100
     generator_loss: str = NON_SATURATING  # GANs: -log D(G(z)), or "saturating": log(1 - D(G(z)))
     dropout: float = 0.3  # DCGAN and conditional discriminators: share of activations dropped
@@ -259,6 +260,7 @@ _INT_RANGES = [
 _NUMBER_RANGES = [  # name, low, high, whether low and high belong to the range
     ("lr_g", 0.0, 1.0, False, True),
     ("lr_d", 0.0, 1.0, False, True),
+    ("lr_decay", 0.0, 1.0, True, True),
     ("subset", 0.0, 1.0, False, True),
     ("gp_weight", 0.0, 1e4, True, True),
     ("r1_weight", 0.0, 1e4, True, True),

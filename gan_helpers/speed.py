@@ -160,7 +160,8 @@ def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | Non
         with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
             return step(real, labels)
 
-    if cfg.cuda_graphs and run.device.type == "cuda" and phase is not None:
+    # A recorded graph keeps the learning rate it was recorded with: a decaying rate runs eagerly.
+    if cfg.cuda_graphs and run.device.type == "cuda" and phase is not None and not cfg.lr_decay:
         return CudaGraphStep(fast_step, phase=phase)
     return fast_step
 

@@ -292,6 +292,20 @@ def write_report(run: Run) -> None:
         atomic_write(run.run_dir / "losses.png", lambda file: fig.savefig(file, format="png", dpi=100))
 
 
+def decay_rates(run: Run, total_batches: int) -> None:
+    """Both optimizers' rates for the next batch: the config's, until the last ``lr_decay`` share
+    of the run's batches, over which they fall linearly to 0 (annealing: the players' steps
+    shrink, so they settle instead of circling). The rate follows from the batch count alone, so
+    a resumed run goes on exactly as an unbroken one."""
+    if not run.config.lr_decay:
+        return
+    left = max(0.0, 1.0 - run.step / total_batches)  # share of the run still to train
+    scale = min(1.0, left / run.config.lr_decay)  # 1 until the decay starts, 0 at the run's end
+    for optimizer, rate in ((run.opt_g, run.config.lr_g), (run.opt_d, run.config.lr_d)):
+        for group in optimizer.param_groups:
+            group["lr"] = rate * scale
+
+
 def run_epochs(
     run: Run, batches: BatchIterator, step: Step | None, on_log, progress: bool, references: list[Reference]
 ) -> None:
@@ -305,6 +319,7 @@ def run_epochs(
         while not run.finished:
             bar.set_description(f"epoch {run.epoch + 1}/{cfg.num_epochs}")  # short: a notebook's bar wraps
             for real, labels in batches.batches(run.epoch, start=run.batch):
+                decay_rates(run, cfg.num_epochs * len(batches))
                 metrics = train_on_batch(real, labels) | adapt(run, real, labels)
                 averager.add(metrics)
                 if "loss_g" in metrics:  # the generator moved (WGAN-GP: one batch in n_critic)

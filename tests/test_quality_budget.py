@@ -121,40 +121,6 @@ def test_a_stopped_run_is_continued_from_its_checkpoint_exactly_and_exports(tmp_
         assert torch.equal(value, expected), f"exported {key} differs"
 
 
-@pytest.mark.parametrize("variant, batch", [("lr decay", 32), ("batch 64 + lr decay", 64)])
-def test_lr_decay_lowers_both_rates_linearly_to_zero_and_a_stopped_run_continues_exactly(
-    tmp_path, variant, batch
-):
-    """1 - k / total for generator step k, over all of the variant's epochs (twice as many with
-    batches of 64): after the first epoch its last step ran at 1 - (per_epoch - 1) / total of each
-    rate, the run's last at 1 / total. Stopped after that first epoch and continued by the
-    command, the weights are those of a run never stopped."""
-    arguments = ["--epochs", "2", *SMALL[2:], "--variants", variant]
-    folders = {name: ["--runs-dir", str(tmp_path / name)] for name in ("stopped", "whole")}
-    config, built = quality_budget.variant_config(
-        variant, 0, quality_budget.parse_arguments([*arguments, *folders["stopped"]])
-    )
-    per_epoch = 600 // batch
-    total = config.num_epochs * per_epoch  # 2 epochs of batches of 32: 36 steps either way
-    config.num_epochs = 1
-    run = train(new_run(config), step=built["step"], progress=False)
-    for optimizer, rate in ((run.opt_g, config.lr_g), (run.opt_d, config.lr_d)):
-        assert optimizer.param_groups[0]["lr"] == pytest.approx(rate * (1 - (per_epoch - 1) / total))
-    record = tmp_path / "stopped.json"
-    quality_budget.main([*arguments, *folders["stopped"], "--json", str(record)])
-    assert json.loads(record.read_text())["runs"][f"{variant} | 0"]["resumed"]
-    quality_budget.main([*arguments, *folders["whole"]])
-    stopped, whole = (
-        read_checkpoint(tmp_path / name / config.run_name / "checkpoint.pt") for name in ("stopped", "whole")
-    )
-    assert whole["position"]["generator_steps"] == total
-    for optimizer, rate in (("opt_g", config.lr_g), ("opt_d", config.lr_d)):
-        assert whole[optimizer]["param_groups"][0]["lr"] == pytest.approx(rate / total)
-    for network in ("generator", "discriminator", "ema"):
-        for key, value in whole[network].items():
-            assert torch.equal(stopped[network][key], value), f"{network}.{key} differs"
-
-
 def test_a_run_stopped_by_ctrl_c_is_kept_to_continue_not_recorded_as_finished(tmp_path, monkeypatch):
     monkeypatch.setattr(quality_budget, "train", lambda run, **kwargs: run)  # stopped before its first step
     record = tmp_path / "table.json"

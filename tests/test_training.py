@@ -103,6 +103,35 @@ def test_ctrl_c_saves_and_resume_mid_epoch_is_exact(data_root):
     assert_same_weights(resumed.generator, whole.generator)
 
 
+def test_lr_decay_holds_the_rates_then_lowers_them_linearly_and_resumes_exactly(data_root):
+    """lr_decay 0.5 of six batches: batches 0-3 at the config's rates, then 2/3 and 1/3 of them
+    (the rate falls to 0 at the run's end). Stopped by Ctrl-C inside the decay and resumed: the
+    weights, the average and the optimizers' states of a run never stopped."""
+    rates = []
+
+    def recording_step(run, real, labels):
+        rates.append((run.opt_g.param_groups[0]["lr"], run.opt_d.param_groups[0]["lr"]))
+        return run.config.kind.step(run, real, labels)
+
+    whole = fit(new_run(config(data_root, lr_decay=0.5, run_name="whole")), step=recording_step)
+    lr_g, lr_d = whole.config.lr_g, whole.config.lr_d
+    expected = [(lr_g * scale, lr_d * scale) for scale in (1, 1, 1, 1, 2 / 3, 1 / 3)]
+    assert rates == [pytest.approx(pair) for pair in expected]
+
+    def interrupt_at_step_5(run):
+        if run.step == 5:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    stopped = fit(new_run(config(data_root, lr_decay=0.5, run_name="cut")), on_log=interrupt_at_step_5)
+    assert (stopped.epoch, stopped.step) == (1, 5)
+    resumed = fit(load_run(stopped.checkpoint_path))
+    for network in ("generator", "discriminator", "ema"):
+        assert_same_weights(getattr(resumed, network), getattr(whole, network))
+    assert resumed.opt_g.param_groups[0]["lr"] == whole.opt_g.param_groups[0]["lr"] == pytest.approx(lr_g / 3)
+    with pytest.raises(ValueError, match=r"lr_decay = 1.5: must be a number in \[0.0, 1.0\]"):
+        config(data_root, lr_decay=1.5)
+
+
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(data_root):
     run = fit(new_run(config(data_root, num_epochs=1)))
     good = read_checkpoint(run.checkpoint_path)
@@ -187,6 +216,8 @@ def test_command_line_trains_resumes_and_reports(data_root, tiny_registry, capsy
     assert history["step"] == [1, 2, 3, 4, 5, 6]
     assert main(["train", "mlp", "--lr", "5", "--data-root", str(data_root)]) == 2
     assert "error: --lr 5.0: must be a number in (0.0, 1.0]" in capsys.readouterr().err
+    assert main(["train", "mlp", "--lr-decay", "2", "--data-root", str(data_root)]) == 2
+    assert "error: --lr-decay 2.0: must be a number in [0.0, 1.0]" in capsys.readouterr().err
 
 
 def test_history_series_stay_aligned_when_a_window_has_no_generator_step(data_root):
