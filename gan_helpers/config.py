@@ -76,7 +76,7 @@ class TrainConfig:
     channels_last: bool = False  # conv models in NHWC layout: same results
     amp: bool = False  # bfloat16 autocast: close to float32, not equal
     compile: bool = False  # torch.compile the networks (the critic of WGAN-GP stays eager)
-    cuda_graphs: bool = True  # on a CUDA device, replay each step of the package's own from a CUDA graph
+    cuda_graphs: bool = True  # on CUDA, replay the package's own steps from a CUDA graph (not with lr_decay)
     reuse_cpu_memory: bool = True  # on the CPU, malloc keeps freed memory for the next step
     extra: dict = field(default_factory=dict)  # free-form notes kept with the checkpoint
 

@@ -8,7 +8,8 @@ None of it changes what is learned (each has a test that it trains like the plai
   gradient penalty skips) and NHWC input for the generator's transposed convolutions on the CPU.
   They are swapped back when training ends, so printouts and checkpoints stay plain.
 * ``with_fast_paths``: memory layout, bfloat16 autocast and ``torch.compile`` as the config asks,
-  and on a GPU each step of the package's own replayed from a CUDA graph (``CudaGraphStep``).
+  and on a GPU each step of the package's own replayed from a CUDA graph (``CudaGraphStep``;
+  not with augmentation or a decaying rate, which a recorded graph would fix).
 * ``keep_freed_memory``: on the CPU, malloc keeps freed blocks for the next step.
 * ``adam``: on CUDA, Adam fused into one kernel and capturable by a CUDA graph.
 * ``map_in_processes``: a folder of many pictures (chapter 10) decoded by one process per core.
@@ -160,8 +161,7 @@ def with_fast_paths(run, step: StepFunction, phase: Callable[[], Hashable] | Non
         with torch.autocast(run.device.type, dtype=torch.bfloat16, enabled=cfg.amp):
             return step(real, labels)
 
-    # A recorded graph keeps the learning rate it was recorded with: a decaying rate runs eagerly.
-    if cfg.cuda_graphs and run.device.type == "cuda" and phase is not None and not cfg.lr_decay:
+    if cfg.cuda_graphs and run.device.type == "cuda" and phase is not None:
         return CudaGraphStep(fast_step, phase=phase)
     return fast_step
 

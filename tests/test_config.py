@@ -28,6 +28,7 @@ def test_model_defaults_follow_the_papers():
         ("lr_g", -1e-3, r"lr_g = -0.001: must be a number in \(0.0, 1.0\]"),
         ("lr_d", float("nan"), "lr_d = nan"),
         ("subset", 1.5, "subset = 1.5"),
+        ("lr_decay", 1.5, r"lr_decay = 1.5: must be a number in \[0.0, 1.0\]"),
         ("n_critic", 0, "n_critic = 0"),
         ("betas", (0.5, 1.0), r"betas = \(0.5, 1.0\)"),
         ("model", "vae", "model = 'vae': must be one of mlp, dcgan, wgan-gp"),

@@ -121,6 +121,11 @@ def test_a_stopped_run_is_continued_from_its_checkpoint_exactly_and_exports(tmp_
         assert torch.equal(value, expected), f"exported {key} differs"
 
 
+def test_lr_decay_is_the_engines_schedule_over_the_whole_budget():
+    name, changes = parse_variant("lr decay + batch 64")
+    assert (name, changes) == ("batch 64 + lr decay", {"batch_size": 64, "lr_decay": 1.0})
+
+
 def test_a_run_stopped_by_ctrl_c_is_kept_to_continue_not_recorded_as_finished(tmp_path, monkeypatch):
     monkeypatch.setattr(quality_budget, "train", lambda run, **kwargs: run)  # stopped before its first step
     record = tmp_path / "table.json"

@@ -128,8 +128,23 @@ def test_lr_decay_holds_the_rates_then_lowers_them_linearly_and_resumes_exactly(
     for network in ("generator", "discriminator", "ema"):
         assert_same_weights(getattr(resumed, network), getattr(whole, network))
     assert resumed.opt_g.param_groups[0]["lr"] == whole.opt_g.param_groups[0]["lr"] == pytest.approx(lr_g / 3)
-    with pytest.raises(ValueError, match=r"lr_decay = 1.5: must be a number in \[0.0, 1.0\]"):
-        config(data_root, lr_decay=1.5)
+
+
+def test_lr_decay_keeps_its_clock_when_a_resume_changes_the_batch_size(data_root):
+    """One epoch of three batches of 8, then one of two batches of 15: the decay (over the second
+    epoch) counts epochs, not batches of either size, so the last batch trains at half the rate."""
+    rates = []
+
+    def recording_step(run, real, labels):
+        rates.append(run.opt_g.param_groups[0]["lr"])
+        return run.config.kind.step(run, real, labels)
+
+    first = fit(new_run(config(data_root, lr_decay=0.5, num_epochs=1)), step=recording_step)
+    lr_g = first.config.lr_g
+    assert rates == [pytest.approx(lr_g * scale) for scale in (1, 1, 2 / 3)]  # decaying to its own end
+    rates.clear()
+    fit(load_run(first.checkpoint_path, num_epochs=2, batch_size=15), step=recording_step)
+    assert rates == [pytest.approx(lr_g * scale) for scale in (1, 1 / 2)]
 
 
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(data_root):
