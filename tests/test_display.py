@@ -9,7 +9,7 @@ from gan_helpers.config import TrainConfig
 from gan_helpers.display import LiveView, figure, shown_text
 from gan_helpers.kinds import KINDS, MODEL_KINDS
 from gan_helpers.panels import Refused, config_panel, summary
-from gan_helpers.plots import plot_progress, plot_run
+from gan_helpers.plots import plot_history, plot_progress, plot_run
 from gan_helpers.runs import new_run
 from gan_helpers.training import train
 from gan_helpers.weights import load_history
@@ -20,13 +20,19 @@ matplotlib.use("Agg")
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
 def test_every_shipped_history_plots_with_labelled_axes(kind):
-    fig = plot_run(load_history(kind), kind)  # the WGAN-GP history has 205 loss_g values for 207 steps
+    fig = plot_run(load_history(kind), kind)
     labels = {ax.get_ylabel() for ax in fig.axes}
     assert {ax.get_xlabel() for ax in fig.axes[:2]} == {"batch"} and "loss" in labels
     if kind == "wgan-gp":
         assert {"W estimate", "gradient penalty"} <= labels  # the penalty on an axis of its own
     if KINDS[kind].stabilizers:
         assert {"logit", "R1 penalty"} <= labels  # chapter 08's model: raw scores, and R1 beside them
+
+
+def test_a_series_shorter_than_its_steps_is_spread_over_them():
+    history = {"step": [0, 50, 100, 150], "loss_d": [1.0, 0.9, 0.8, 0.7], "loss_g": [2.0, 1.5]}  # older files
+    line = plot_history(history, ["loss_g"]).get_lines()[0]
+    assert list(line.get_xdata()) == [0, 150] and list(line.get_ydata()) == [2.0, 1.5]
 
 
 @pytest.mark.parametrize("kind", MODEL_KINDS)
