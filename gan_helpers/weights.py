@@ -94,7 +94,7 @@ def load_generator(
 
 
 def load_pretrained(kind: str, device: str | torch.device = "cpu") -> nn.Module:
-    """The shipped generator for ``kind`` ("mlp", "dcgan", "wgan-gp" or "cgan"), in eval mode."""
+    """The shipped generator for ``kind`` ("mlp", "dcgan", "wgan-gp", "cgan" or "sngan"), in eval mode."""
     get_kind(kind)
     path = WEIGHTS_DIR / f"{kind}.pt"
     if not path.is_file():
